@@ -1,0 +1,336 @@
+// The CPU C++ backend: kernels are C++17 translation units built by g++ into a shared object.
+//
+// The contract header is force-included into the kernel (-include), so a definition whose
+// signature differs from the contract is a compile error ("conflicting declaration of C
+// function"), not a silent ABI mismatch at run time. A generated second translation unit
+// exports evokernel_entry(void* const* args), which the runner calls with the argument array;
+// linking with --no-undefined makes a missing evokernel_forward a build error.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "backend/backend.h"
+#include "common/fs.h"
+#include "common/subprocess.h"
+
+namespace evokernel {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kHeaderName = "evokernel_task.h";
+constexpr const char* kKernelName = "kernel.cpp";
+constexpr const char* kEntryName = "evokernel_entry.cpp";
+constexpr int kAbiVersion = 1;
+
+const std::vector<std::string>& Flags() {
+  static const std::vector<std::string> flags = {"-std=c++17", "-O3", "-march=native",
+                                                 "-fopenmp", "-fPIC", "-shared",
+                                                 "-Wl,--no-undefined"};
+  return flags;
+}
+
+std::string Compiler() {
+  const char* c = std::getenv("EVOKERNEL_CXX");
+  return (c && *c) ? c : "g++";
+}
+
+// First line of `<cxx> --version`, computed once.
+const std::string& CompilerVersion() {
+  static const std::string v = [] {
+    SpawnOptions so;
+    so.argv = {Compiler(), "--version"};
+    auto r = RunCommand(so, std::chrono::seconds(30));
+    if (!r.ok() || !r->exit.ok()) return std::string();
+    return r->out.substr(0, r->out.find('\n'));
+  }();
+  return v;
+}
+
+// -march=native depends on the machine: the cache key includes the CPU model and flags.
+const std::string& CpuIdentity() {
+  static const std::string id = [] {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line, model, flags;
+    while (std::getline(in, line)) {
+      if (model.empty() && line.rfind("model name", 0) == 0) model = line.substr(line.find(':') + 2);
+      if (flags.empty() && line.rfind("flags", 0) == 0) flags = line;
+      if (!model.empty() && !flags.empty()) break;
+    }
+    return model + " / flags " + Sha256Hex(flags).substr(0, 12);
+  }();
+  return id;
+}
+
+bool IsCppKeyword(const std::string& s) {
+  static const std::set<std::string> kw = {
+      "alignas", "alignof", "and", "asm", "auto", "bool", "break", "case", "catch", "char",
+      "class", "const", "constexpr", "continue", "default", "delete", "do", "double", "else",
+      "enum", "explicit", "export", "extern", "false", "float", "for", "friend", "goto", "if",
+      "inline", "int", "long", "mutable", "namespace", "new", "not", "operator", "or",
+      "private", "protected", "public", "register", "return", "short", "signed", "sizeof",
+      "static", "struct", "switch", "template", "this", "throw", "true", "try", "typedef",
+      "typeid", "typename", "union", "unsigned", "using", "virtual", "void", "volatile",
+      "while", "xor", "int64_t", "int32_t", "uint8_t", "size_t", "std"};
+  return kw.count(s) > 0;
+}
+
+bool IsIdentifier(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return !IsCppKeyword(s);
+}
+
+std::string NumberLiteral(const nlohmann::json& v) {
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  std::ostringstream ss;
+  ss.precision(17);
+  ss << v.get<double>();
+  std::string s = ss.str();
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+// `inline constexpr <type> name = value;` for numbers, bools and flat numeric lists; nullopt
+// for anything else (strings, nested lists), which stays a comment.
+std::optional<std::string> ConstantDecl(const std::string& name, const nlohmann::json& v) {
+  if (!IsIdentifier(name)) return std::nullopt;
+  if (v.is_boolean()) return "inline constexpr bool " + name + " = " + NumberLiteral(v) + ";";
+  if (v.is_number_integer()) return "inline constexpr int64_t " + name + " = " + NumberLiteral(v) + ";";
+  if (v.is_number()) return "inline constexpr double " + name + " = " + NumberLiteral(v) + ";";
+  if (v.is_array() && !v.empty()) {
+    bool all_int = true, all_num = true;
+    for (const auto& e : v) {
+      all_int = all_int && e.is_number_integer();
+      all_num = all_num && e.is_number() && !e.is_boolean();
+    }
+    if (!all_num) return std::nullopt;
+    std::string s = std::string("inline constexpr ") + (all_int ? "int64_t " : "double ") + name +
+                    "[] = {";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + NumberLiteral(v[i]);
+    return s + "};";
+  }
+  return std::nullopt;
+}
+
+std::string ParamType(const TaskArg& a) {
+  std::string t(DTypeCType(a.dtype));
+  return a.role == ArgRole::kOutput ? t + "*" : "const " + t + "*";
+}
+
+// The entry point's declaration; `multiline` puts one argument per line (for the header).
+std::string Signature(const TaskSpec& spec, bool multiline) {
+  std::string s = "extern \"C\" void evokernel_forward(";
+  for (size_t i = 0; i < spec.args.size(); ++i) {
+    s += (i ? (multiline ? ",\n    " : ", ") : (multiline ? "\n    " : "")) + ParamType(spec.args[i]) +
+         (multiline ? " __restrict " : " ") + spec.args[i].name;
+  }
+  return s + ")";
+}
+
+class CpuBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "cpu"; }
+
+  std::string Contract(const TaskSpec& spec) const override {
+    std::ostringstream h;
+    h << "// evokernel kernel contract (ABI v" << kAbiVersion << ", backend: cpu)\n";
+    h << "// Task: " << spec.ref.id;
+    if (!spec.doc.empty()) h << " -- " << spec.doc.substr(0, spec.doc.find('\n'));
+    h << "\n//\n";
+    h << "// Implement evokernel_forward (declared at the end of this header) in C++17. It is built\n"
+         "// with: g++ -std=c++17 -O3 -march=native -fopenmp -fPIC -shared. This header is\n"
+         "// force-included; OpenMP and SIMD intrinsics (<immintrin.h>) are allowed.\n//\n";
+    h << "// Arguments, in order:\n";
+    size_t w = 4;
+    for (const auto& a : spec.args) w = std::max(w, a.name.size());
+    for (const auto& a : spec.args) {
+      std::string role(ArgRoleName(a.role));
+      h << "//   " << a.name << std::string(w - a.name.size() + 2, ' ') << role
+        << std::string(8 - role.size(), ' ') << DTypeName(a.dtype) << " " << ShapeString(a.shape)
+        << "  (" << a.source << ")\n";
+    }
+    h << "//\n"
+         "// All tensors are contiguous, row-major (C order), 64-byte aligned and non-overlapping.\n"
+         "// Inputs and parameters are read-only. Every element of every output must be written:\n"
+         "// outputs hold garbage on entry. Return only when all work is finished, and keep no\n"
+         "// state between calls. The number of threads available is omp_get_max_threads().\n";
+    if (!spec.init_inputs.empty()) {
+      h << "// The PyTorch module was built as Model(";
+      for (size_t i = 0; i < spec.init_inputs.size(); ++i) h << (i ? ", " : "") << spec.init_inputs[i].dump();
+      h << ").\n";
+    }
+    h << "\n#pragma once\n#include <cstddef>\n#include <cstdint>\n\nnamespace evokernel_task {\n";
+    std::set<std::string> used;
+    for (const auto& a : spec.args) used.insert(a.name);
+    if (!spec.constants.empty()) h << "// Module-level constants of the task file\n";
+    for (const auto& [k, v] : spec.constants.items()) {
+      auto decl = ConstantDecl(k, v);
+      if (decl && !used.count(k)) {
+        h << *decl << "\n";
+        used.insert(k);
+      } else {
+        h << "// " << k << " = " << v.dump() << "\n";
+      }
+    }
+    if (!spec.scalar_args.empty()) h << "// Non-tensor forward() arguments (fixed for this task)\n";
+    for (const auto& s : spec.scalar_args) {
+      std::string n = s.value("name", "");
+      auto decl = ConstantDecl(n, s["value"]);
+      if (decl && !used.count(n)) {
+        h << *decl << "\n";
+        used.insert(n);
+      } else {
+        h << "// " << n << " = " << s["value"].dump() << "\n";
+      }
+    }
+    h << "// Argument shapes\n";
+    for (const auto& a : spec.args) {
+      h << "inline constexpr int64_t " << a.name << "_shape[] = {";
+      for (size_t i = 0; i < a.shape.size(); ++i) h << (i ? ", " : "") << a.shape[i];
+      if (a.shape.empty()) h << "1";  // 0-dim tensor: one element
+      h << "};\n";
+      h << "inline constexpr int64_t " << a.name << "_numel = " << NumElements(a.shape) << ";\n";
+    }
+    h << "}  // namespace evokernel_task\n\n";
+    h << Signature(spec, true) << ";\n";
+    return h.str();
+  }
+
+  Result<BuildResult> Build(const TaskSpec& spec, std::string_view source,
+                            const BuildOptions& options) override {
+    std::string header = Contract(spec);
+    std::string entry = EntrySource(spec);
+    std::string cxx = Compiler();
+    const std::string& version = CompilerVersion();
+    if (version.empty())
+      return Unavailable("C++ compiler '" + cxx + "' not found or not working (install g++ with "
+                         "scripts/install-deps.sh, or set EVOKERNEL_CXX)");
+    std::string flags;
+    for (const auto& f : Flags()) flags += f + " ";
+    BuildResult r;
+    r.hash = Sha256Hex("cpu\n" + version + "\n" + CpuIdentity() + "\n" + flags + "\n" + header +
+                       "\n" + entry + "\n" + std::string(source));
+    fs::path root = options.cache_dir.empty() ? CacheDir() / "builds" : options.cache_dir;
+    fs::path final_dir = root / r.hash;
+    std::error_code ec;
+
+    if (options.use_cache && fs::exists(final_dir / "build.json", ec)) {
+      auto j = ReadFile(final_dir / "build.json");
+      if (j.ok()) {
+        try {
+          auto rec = nlohmann::json::parse(*j);
+          r.ok = rec.at("ok").get<bool>();
+          r.command = rec.value("command", "");
+          r.feedback = rec.value("feedback", "");
+          r.log = rec.value("log", "");
+          r.artifact = final_dir / "kernel.so";
+          r.cached = true;
+          if (!r.ok || fs::exists(r.artifact, ec)) return r;
+        } catch (const std::exception&) {
+          // A damaged record is rebuilt below.
+        }
+      }
+    }
+
+    fs::create_directories(root / "tmp", ec);
+    if (ec) return IoError("cannot create build cache " + (root / "tmp").string() + ": " + ec.message());
+    EVK_ASSIGN_OR_RETURN(fs::path dir, MakeTempDir("build-", root / "tmp"));
+    ScopedDir cleanup(dir);
+    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kHeaderName, header));
+    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kKernelName, source));
+    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kEntryName, entry));
+
+    SpawnOptions so;
+    so.argv = {cxx};
+    for (const auto& f : Flags()) so.argv.push_back(f);
+    for (const std::string& a : {std::string("-I."), std::string("-include"),
+                                 std::string(kHeaderName), std::string(kKernelName),
+                                 std::string(kEntryName), std::string("-o"),
+                                 std::string("kernel.so")})
+      so.argv.push_back(a);
+    so.cwd = dir.string();
+    so.limits.cpu_seconds = static_cast<uint64_t>(options.timeout.count()) + 5;
+    so.limits.address_space_bytes = uint64_t{8} << 30;
+    so.limits.file_size_bytes = uint64_t{512} << 20;
+    for (size_t i = 0; i < so.argv.size(); ++i) r.command += (i ? " " : "") + so.argv[i];
+
+    auto start = Clock::now();
+    EVK_ASSIGN_OR_RETURN(auto cr, RunCommand(so, options.timeout));
+    r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    r.log = cr.err + cr.out;
+    if (cr.timed_out) {
+      r.ok = false;
+      r.feedback = "compilation did not finish within " + std::to_string(options.timeout.count()) +
+                   " s (runaway templates or constexpr evaluation?)";
+      return r;  // not cached: may be load-dependent
+    }
+    r.ok = cr.exit.ok() && fs::exists(dir / "kernel.so", ec);
+    if (!r.ok) {
+      r.feedback = TrimCompilerOutput(r.log, dir.string());
+      if (r.log.find("undefined reference to `evokernel_forward'") != std::string::npos)
+        r.feedback += "hint: the kernel must define " + Signature(spec, false) +
+                      " exactly as declared in " + kHeaderName + "\n";
+      if (!cr.exit.exited)
+        r.feedback = "compiler " + cr.exit.Describe() + "\n" + r.feedback;
+    } else if (!r.log.empty()) {
+      r.feedback = TrimCompilerOutput(r.log, dir.string(), 10, 1500);
+    }
+    // Strip private paths from the stored log too.
+    r.log = TrimCompilerOutput(r.log, dir.string(), 400, 64000);
+
+    nlohmann::json rec = {{"ok", r.ok},         {"command", r.command}, {"feedback", r.feedback},
+                          {"log", r.log},       {"seconds", r.seconds}, {"compiler", version},
+                          {"hash", r.hash},     {"task", spec.ref.id}};
+    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / "build.json", rec.dump(2)));
+    // Publish atomically; if another process won the race, its identical result is used.
+    fs::rename(dir, final_dir, ec);
+    if (ec && !fs::exists(final_dir / "build.json")) {
+      return IoError("cannot publish build into " + final_dir.string() + ": " + ec.message());
+    }
+    r.artifact = final_dir / "kernel.so";
+    return r;
+  }
+
+  std::vector<std::string> RunnerCommand(const BuildResult& build, int threads) const override {
+    return {RunnerPath().string(), "--backend", "cpu", "--artifact", build.artifact.string(),
+            "--threads", std::to_string(threads)};
+  }
+
+  nlohmann::json Toolchain() const override {
+    std::string flags;
+    for (const auto& f : Flags()) flags += (flags.empty() ? "" : " ") + f;
+    return {{"compiler", CompilerVersion()}, {"flags", flags}, {"cpu", CpuIdentity()},
+            {"abi_version", kAbiVersion}};
+  }
+
+ private:
+  static std::string EntrySource(const TaskSpec& spec) {
+    std::ostringstream s;
+    s << "// Generated by evokernel: the runner calls evokernel_entry with the argument array.\n"
+      << "#include \"" << kHeaderName << "\"\n"
+      << "extern \"C\" int evokernel_abi_version() { return " << kAbiVersion << "; }\n"
+      << "extern \"C\" int evokernel_num_args() { return " << spec.args.size() << "; }\n"
+      << "extern \"C\" void evokernel_entry(void* const* args) {\n  evokernel_forward(";
+    for (size_t i = 0; i < spec.args.size(); ++i) {
+      s << (i ? ",\n      " : "") << "static_cast<" << ParamType(spec.args[i]) << ">(args[" << i << "])";
+    }
+    s << ");\n}\n";
+    return s.str();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> NewCpuBackend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace evokernel

@@ -1,0 +1,96 @@
+#include "common/fs.h"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace evokernel {
+namespace fs = std::filesystem;
+
+Result<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot read " + path.string() + ": " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status WriteFileAtomic(const fs::path& path, std::string_view content) {
+  std::error_code ec;
+  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(getpid()) + "." + std::to_string(std::random_device{}());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return IoError("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) return IoError("write failed: " + tmp.string());
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return IoError("cannot rename into " + path.string() + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+Result<fs::path> MakeTempDir(std::string_view prefix, const fs::path& parent) {
+  fs::path base = parent;
+  if (base.empty()) {
+    const char* t = std::getenv("TMPDIR");
+    base = (t && *t) ? t : "/tmp";
+  }
+  std::string tmpl = (base / (std::string(prefix) + "XXXXXX")).string();
+  if (mkdtemp(tmpl.data()) == nullptr)
+    return IoError("cannot create a temporary directory in " + base.string() + ": " +
+                   std::strerror(errno));
+  return fs::path(tmpl);
+}
+
+ScopedDir::~ScopedDir() {
+  std::error_code ec;
+  if (!path_.empty()) fs::remove_all(path_, ec);
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+fs::path ExecutableDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+
+fs::path DataDir() {
+  if (const char* d = std::getenv("EVOKERNEL_DATA_DIR"); d && *d) return d;
+#ifdef EVOKERNEL_SOURCE_DIR
+  if (fs::exists(fs::path(EVOKERNEL_SOURCE_DIR) / "python")) return EVOKERNEL_SOURCE_DIR;
+#endif
+  return ExecutableDir().parent_path() / "share" / "evokernel";
+}
+
+fs::path CacheDir() {
+  if (const char* d = std::getenv("EVOKERNEL_CACHE_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "evokernel";
+  const char* home = std::getenv("HOME");
+  return fs::path(home && *home ? home : "/tmp") / ".cache" / "evokernel";
+}
+
+}  // namespace evokernel

@@ -1,0 +1,67 @@
+// Host tensors exchanged between evokernel, the PyTorch oracle and the kernel runner.
+//
+// A Tensor owns a 64-byte aligned, contiguous, row-major buffer. Values are plain bytes; the
+// dtype says how to read them. Movable, not copyable (buffers can be large).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace evokernel {
+
+enum class DType { kFloat32, kFloat64, kInt64, kInt32, kBool, kUInt8 };
+
+size_t DTypeSize(DType d);
+std::string_view DTypeName(DType d);  // PyTorch spelling: "float32", "int64", "bool", ...
+std::optional<DType> ParseDType(std::string_view name);
+std::string_view DTypeCType(DType d);  // "float", "double", "int64_t", "bool", ...
+bool IsFloating(DType d);
+
+int64_t NumElements(const std::vector<int64_t>& shape);
+std::string ShapeString(const std::vector<int64_t>& shape);  // "[8, 3, 64, 64]"
+
+struct AlignedFree {
+  void operator()(std::byte* p) const;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Allocates an uninitialised buffer for `shape` (plus `slack` spare bytes at the end).
+  Tensor(std::string name, DType dtype, std::vector<int64_t> shape, size_t slack = 0);
+
+  const std::string& name() const { return name_; }
+  DType dtype() const { return dtype_; }
+  const std::vector<int64_t>& shape() const { return shape_; }
+  int64_t numel() const { return NumElements(shape_); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * DTypeSize(dtype_); }
+  size_t capacity() const { return capacity_; }  // nbytes() + slack
+
+  std::byte* data() { return data_.get(); }
+  const std::byte* data() const { return data_.get(); }
+  template <typename T>
+  T* as() { return reinterpret_cast<T*>(data_.get()); }
+  template <typename T>
+  const T* as() const { return reinterpret_cast<const T*>(data_.get()); }
+
+  // Reads element i as double (any dtype).
+  double GetAsDouble(int64_t i) const;
+  Tensor Clone() const;
+
+ private:
+  std::string name_;
+  DType dtype_ = DType::kFloat32;
+  std::vector<int64_t> shape_;
+  size_t capacity_ = 0;
+  std::unique_ptr<std::byte[], AlignedFree> data_;
+};
+
+// Multi-dimensional index of flat element i: "[0, 3, 12, 5]".
+std::string IndexString(const std::vector<int64_t>& shape, int64_t flat);
+
+}  // namespace evokernel

@@ -1,0 +1,101 @@
+#include "common/wire.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/subprocess.h"
+
+namespace evokernel {
+
+using Clock = std::chrono::steady_clock;
+
+Status WriteFrame(int fd, Frame& frame) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Tensor& t : frame.tensors) {
+    list.push_back({{"name", t.name()},
+                    {"dtype", std::string(DTypeName(t.dtype()))},
+                    {"shape", t.shape()},
+                    {"nbytes", t.nbytes()}});
+  }
+  frame.header["tensors"] = std::move(list);
+  std::string line = frame.header.dump() + "\n";
+  EVK_RETURN_IF_ERROR(WriteAll(fd, line.data(), line.size()));
+  for (const Tensor& t : frame.tensors) EVK_RETURN_IF_ERROR(WriteAll(fd, t.data(), t.nbytes()));
+  return Status::Ok();
+}
+
+Status FrameReader::Fill(Clock::time_point deadline) {
+  if (pos_ > 0 && pos_ == buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+  }
+  char tmp[1 << 16];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return TimeoutError("timed out waiting for a reply");
+    struct pollfd pfd = {fd_, POLLIN, 0};
+    int pr = poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    if (pr < 0 && errno != EINTR) return IoError(std::string("poll: ") + std::strerror(errno));
+    if (pr <= 0) continue;
+    ssize_t r = read(fd_, tmp, sizeof tmp);
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return IoError(std::string("read: ") + std::strerror(errno));
+    }
+    if (r == 0) return IoError("peer closed the pipe");
+    buf_.append(tmp, static_cast<size_t>(r));
+    return Status::Ok();
+  }
+}
+
+Result<Frame> FrameReader::Read(Clock::time_point deadline, size_t slack) {
+  size_t nl;
+  while ((nl = buf_.find('\n', pos_)) == std::string::npos) {
+    if (buf_.size() - pos_ > max_header_) return IoError("frame header too long");
+    EVK_RETURN_IF_ERROR(Fill(deadline));
+  }
+  Frame frame;
+  try {
+    frame.header = nlohmann::json::parse(buf_.begin() + static_cast<std::ptrdiff_t>(pos_),
+                                         buf_.begin() + static_cast<std::ptrdiff_t>(nl));
+  } catch (const std::exception& e) {
+    std::string line = buf_.substr(pos_, std::min<size_t>(nl - pos_, 200));
+    return IoError("malformed frame header (" + std::string(e.what()) + "): " + line);
+  }
+  pos_ = nl + 1;
+  if (!frame.header.is_object()) return IoError("frame header is not a JSON object");
+  size_t total = 0;
+  if (frame.header.contains("tensors")) {
+    const auto& list = frame.header["tensors"];
+    if (!list.is_array()) return IoError("frame 'tensors' is not an array");
+    for (const auto& d : list) {
+      auto dtype = ParseDType(d.value("dtype", ""));
+      if (!dtype) return IoError("frame tensor with unsupported dtype " + d.dump());
+      std::vector<int64_t> shape;
+      try {
+        shape = d.at("shape").get<std::vector<int64_t>>();
+      } catch (const std::exception&) {
+        return IoError("frame tensor without a valid shape: " + d.dump());
+      }
+      for (int64_t s : shape)
+        if (s < 0) return IoError("frame tensor with negative dimension: " + d.dump());
+      Tensor t(d.value("name", ""), *dtype, std::move(shape), slack);
+      size_t n = t.nbytes();
+      if (d.value("nbytes", n) != n) return IoError("frame tensor size mismatch: " + d.dump());
+      total += n;
+      if (total > max_payload_) return IoError("frame payload too large");
+      // Payload: first what is already buffered, then straight from the pipe.
+      size_t have = std::min(n, buf_.size() - pos_);
+      std::memcpy(t.data(), buf_.data() + pos_, have);
+      pos_ += have;
+      if (have < n) EVK_RETURN_IF_ERROR(ReadExact(fd_, t.data() + have, n - have, deadline));
+      frame.tensors.push_back(std::move(t));
+    }
+  }
+  return frame;
+}
+
+}  // namespace evokernel

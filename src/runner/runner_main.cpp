@@ -1,0 +1,203 @@
+// evokernel-runner: executes one built kernel in its own process.
+//
+//   evokernel-runner --backend cpu --artifact kernel.so --threads N
+//
+// Speaks the framed protocol (src/common/wire.h) on stdin/stdout with the verifier:
+//   <- {"ok": true, "ready": true}              after loading (or ok=false, kind=load_error)
+//   -> {"cmd": "spec", "args": [{name, role, dtype, shape}, ...]}
+//   -> {"cmd": "run"} + input and param tensors  <- outputs + {elapsed_ns, unwritten canary
+//                                                   overflow list, modified_inputs list}
+//   -> {"cmd": "time", "warmup", "trials", "flush_bytes"}  <- {"times_ns": [...]} on the last
+//                                                   inputs received
+//   -> {"cmd": "quit"}
+// The kernel's own writes to stdout go to stderr: the protocol stream is a private descriptor.
+// Everything the kernel could corrupt is checked by the verifier, which trusts nothing here
+// beyond the bytes it receives.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/poison.h"
+#include "common/wire.h"
+#include "runner/device.h"
+
+namespace evokernel::runner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kForever = std::chrono::hours(24 * 365);
+
+struct ArgSpec {
+  std::string name;
+  bool output = false;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+};
+
+class Runner {
+ public:
+  Runner(int out_fd, std::unique_ptr<Device> dev) : out_fd_(out_fd), dev_(std::move(dev)) {}
+
+  int Loop() {
+    FrameReader reader(0);
+    while (true) {
+      auto f = reader.Read(Clock::now() + kForever);
+      if (!f.ok()) return 0;  // verifier went away
+      std::string cmd = f->header.value("cmd", "");
+      Status st;
+      if (cmd == "spec") {
+        st = OnSpec(f->header);
+        if (st.ok()) Reply({{"ok", true}});
+      } else if (cmd == "run") {
+        st = OnRun(std::move(f->tensors));
+      } else if (cmd == "time") {
+        st = OnTime(f->header);
+      } else if (cmd == "quit") {
+        return 0;
+      } else {
+        st = InvalidArgument("unknown command '" + cmd + "'");
+      }
+      if (!st.ok()) Reply({{"ok", false}, {"kind", StatusCodeName(st.code())}, {"error", st.message()}});
+    }
+  }
+
+  void Reply(nlohmann::json header, std::vector<Tensor> tensors = {}) {
+    Frame f;
+    f.header = std::move(header);
+    f.tensors = std::move(tensors);
+    if (!WriteFrame(out_fd_, f).ok()) std::_Exit(0);
+  }
+
+ private:
+  Status OnSpec(const nlohmann::json& h) {
+    args_.clear();
+    try {
+      for (const auto& a : h.at("args")) {
+        ArgSpec s;
+        s.name = a.at("name").get<std::string>();
+        s.output = a.at("role").get<std::string>() == "output";
+        auto dt = ParseDType(a.at("dtype").get<std::string>());
+        if (!dt) return InvalidArgument("bad dtype in spec");
+        s.dtype = *dt;
+        s.shape = a.at("shape").get<std::vector<int64_t>>();
+        args_.push_back(std::move(s));
+      }
+    } catch (const std::exception& e) {
+      return InvalidArgument(std::string("bad spec: ") + e.what());
+    }
+    if (dev_->NumArgs() != static_cast<int>(args_.size()))
+      return InvalidArgument("the kernel was built for " + std::to_string(dev_->NumArgs()) +
+                             " arguments but the spec has " + std::to_string(args_.size()));
+    outputs_.clear();
+    for (const auto& a : args_)
+      if (a.output) outputs_.emplace_back(a.name, a.dtype, a.shape, kCanaryBytes);
+    return Status::Ok();
+  }
+
+  Status OnRun(std::vector<Tensor> in) {
+    size_t n_in = args_.size() - outputs_.size();
+    if (in.size() != n_in)
+      return InvalidArgument("run: got " + std::to_string(in.size()) + " tensors, expected " + std::to_string(n_in));
+    for (size_t i = 0; i < n_in; ++i) {
+      if (in[i].dtype() != args_[i].dtype || in[i].shape() != args_[i].shape)
+        return InvalidArgument("run: tensor " + std::to_string(i) + " does not match the spec");
+    }
+    inputs_ = std::move(in);
+    pristine_.clear();
+    for (const auto& t : inputs_) pristine_.push_back(t.Clone());
+    for (auto& o : outputs_) Poison(o);
+    std::vector<void*> ptrs = Pointers();
+    auto t0 = Clock::now();
+    EVK_RETURN_IF_ERROR(dev_->Call(ptrs.data()));
+    auto t1 = Clock::now();
+    nlohmann::json overflow = nlohmann::json::array(), modified = nlohmann::json::array();
+    for (const auto& o : outputs_)
+      if (!CanaryIntact(o)) overflow.push_back(o.name());
+    for (size_t i = 0; i < inputs_.size(); ++i)
+      if (std::memcmp(inputs_[i].data(), pristine_[i].data(), inputs_[i].nbytes()) != 0)
+        modified.push_back(args_[i].name);
+    std::vector<Tensor> outs;
+    for (const auto& o : outputs_) outs.push_back(o.Clone());
+    Reply({{"ok", true},
+           {"elapsed_ns", std::chrono::duration<double, std::nano>(t1 - t0).count()},
+           {"overflow", overflow},
+           {"modified_inputs", modified}},
+          std::move(outs));
+    return Status::Ok();
+  }
+
+  Status OnTime(const nlohmann::json& h) {
+    if (inputs_.empty() && args_.size() != outputs_.size()) return InvalidArgument("time: no inputs yet");
+    int warmup = h.value("warmup", 3), trials = h.value("trials", 10);
+    size_t flush_bytes = h.value("flush_bytes", size_t{0});
+    std::vector<char> flush(flush_bytes);
+    std::vector<void*> ptrs = Pointers();
+    for (int i = 0; i < warmup; ++i) EVK_RETURN_IF_ERROR(dev_->Call(ptrs.data()));
+    std::vector<double> times;
+    times.reserve(static_cast<size_t>(trials));
+    for (int i = 0; i < trials; ++i) {
+      if (!flush.empty()) {
+        std::memset(flush.data(), i & 0xff, flush.size());
+        asm volatile("" : : "r"(flush.data()) : "memory");
+      }
+      auto t0 = Clock::now();
+      EVK_RETURN_IF_ERROR(dev_->Call(ptrs.data()));
+      auto t1 = Clock::now();
+      times.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    Reply({{"ok", true}, {"times_ns", times}});
+    return Status::Ok();
+  }
+
+  std::vector<void*> Pointers() {
+    std::vector<void*> p;
+    for (auto& t : inputs_) p.push_back(t.data());
+    for (auto& t : outputs_) p.push_back(t.data());
+    return p;
+  }
+
+  int out_fd_;
+  std::unique_ptr<Device> dev_;
+  std::vector<ArgSpec> args_;
+  std::vector<Tensor> inputs_, pristine_, outputs_;
+};
+
+int Main(int argc, char** argv) {
+  std::string backend = "cpu", artifact;
+  int threads = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--backend") backend = v;
+    else if (k == "--artifact") artifact = v;
+    else if (k == "--threads") threads = std::atoi(v.c_str());
+  }
+  // The protocol keeps a private copy of stdout; fd 1 then points at stderr so that whatever
+  // the kernel prints cannot corrupt the stream.
+  int out_fd = dup(1);
+  dup2(2, 1);
+  // libgomp reads this when the kernel library pulls it in.
+  setenv("OMP_NUM_THREADS", std::to_string(threads < 1 ? 1 : threads).c_str(), 1);
+
+  auto fail = [&](const Status& st) {
+    Frame f;
+    f.header = {{"ok", false}, {"kind", "load_error"}, {"error", st.message()}};
+    (void)WriteFrame(out_fd, f);
+    return 3;
+  };
+  auto dev = MakeDevice(backend);
+  if (!dev.ok()) return fail(dev.status());
+  if (Status st = (*dev)->Load(artifact); !st.ok()) return fail(st);
+  Runner runner(out_fd, std::move(dev).value());
+  runner.Reply({{"ok", true}, {"ready", true}});
+  return runner.Loop();
+}
+
+}  // namespace
+}  // namespace evokernel::runner
+
+int main(int argc, char** argv) { return evokernel::runner::Main(argc, argv); }

@@ -1,0 +1,144 @@
+#include "verifier/compare.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "common/poison.h"
+
+namespace evokernel {
+
+OutputReport CompareOutput(const Tensor& expected, const Tensor& got, double atol, double rtol) {
+  OutputReport r;
+  r.name = got.name().empty() ? expected.name() : got.name();
+  r.shape = expected.shape();
+  r.dtype = expected.dtype();
+  r.numel = expected.numel();
+  r.atol = atol;
+  r.rtol = rtol;
+  const size_t nd = r.shape.size();
+  std::vector<int64_t> lo(nd, INT64_MAX), hi(nd, -1);
+  double worst_ratio = -1;
+  const bool floating = IsFloating(r.dtype);
+
+  auto note_mismatch = [&](int64_t i, double e, double g, double ratio) {
+    ++r.mismatches;
+    if (r.first_index < 0) r.first_index = i;
+    if (ratio > worst_ratio) {
+      worst_ratio = ratio;
+      r.worst_index = i;
+      r.worst_expected = e;
+      r.worst_got = g;
+    }
+    int64_t rem = i;
+    for (size_t d = nd; d-- > 0;) {
+      int64_t s = r.shape[d] > 0 ? r.shape[d] : 1;
+      int64_t k = rem % s;
+      rem /= s;
+      lo[d] = std::min(lo[d], k);
+      hi[d] = std::max(hi[d], k);
+    }
+  };
+
+  for (int64_t i = 0; i < r.numel; ++i) {
+    if (IsPoison(got, i)) {
+      ++r.unwritten;
+      note_mismatch(i, expected.GetAsDouble(i), std::nan(""), INFINITY);
+      continue;
+    }
+    double e = expected.GetAsDouble(i), g = got.GetAsDouble(i);
+    if (!floating) {
+      if (e != g) note_mismatch(i, e, g, std::fabs(g - e) + 1);
+      continue;
+    }
+    bool ef = std::isfinite(e), gf = std::isfinite(g);
+    if (!ef || !gf) {
+      bool same = (std::isnan(e) && std::isnan(g)) || (!std::isnan(e) && e == g);
+      if (!same) {
+        ++r.nonfinite_mismatches;
+        note_mismatch(i, e, g, INFINITY);
+      }
+      continue;
+    }
+    double d = std::fabs(g - e);
+    double tol = atol + rtol * std::fabs(e);
+    r.max_abs_err = std::max(r.max_abs_err, d);
+    if (std::fabs(e) > atol) r.max_rel_err = std::max(r.max_rel_err, d / std::fabs(e));
+    if (d > tol) note_mismatch(i, e, g, d / (tol > 0 ? tol : 1e-300));
+  }
+  if (r.mismatches > 0)
+    for (size_t d = 0; d < nd; ++d) r.span.emplace_back(lo[d], hi[d]);
+  r.passed = r.mismatches == 0;
+  return r;
+}
+
+nlohmann::json OutputReport::ToJson() const {
+  nlohmann::json j = {{"name", name},
+                      {"shape", shape},
+                      {"dtype", std::string(DTypeName(dtype))},
+                      {"numel", numel},
+                      {"passed", passed},
+                      {"mismatches", mismatches},
+                      {"unwritten", unwritten},
+                      {"nonfinite_mismatches", nonfinite_mismatches},
+                      {"max_abs_err", max_abs_err},
+                      {"max_rel_err", max_rel_err}};
+  if (!passed) {
+    j["worst_index"] = nlohmann::json::parse(IndexString(shape, worst_index));
+    j["worst_expected"] = std::isfinite(worst_expected) ? nlohmann::json(worst_expected)
+                                                        : nlohmann::json(std::to_string(worst_expected));
+    j["worst_got"] = std::isfinite(worst_got) ? nlohmann::json(worst_got)
+                                              : nlohmann::json(std::to_string(worst_got));
+    j["first_index"] = nlohmann::json::parse(IndexString(shape, first_index));
+    nlohmann::json s = nlohmann::json::array();
+    for (auto [a, b] : span) s.push_back({a, b});
+    j["mismatch_span"] = s;
+  }
+  return j;
+}
+
+namespace {
+std::string Num(double v) {
+  if (std::isnan(v)) return "nan";
+  std::ostringstream ss;
+  ss.precision(6);
+  ss << v;
+  return ss.str();
+}
+}  // namespace
+
+std::string OutputReport::Describe() const {
+  std::ostringstream s;
+  s << "output '" << name << "' " << DTypeName(dtype) << ShapeString(shape) << ": ";
+  if (passed) {
+    s << "matches (max abs err " << Num(max_abs_err) << ", max rel err " << Num(max_rel_err) << ")";
+    return s.str();
+  }
+  s << mismatches << " of " << numel << " elements wrong";
+  if (IsFloating(dtype))
+    s << " (tolerance |got - expected| <= " << Num(atol) << " + " << Num(rtol) << " * |expected|)";
+  else
+    s << " (integer output: must match exactly)";
+  s << "; max abs err " << Num(max_abs_err) << ", max rel err " << Num(max_rel_err);
+  s << "; worst at " << IndexString(shape, worst_index) << ": expected " << Num(worst_expected)
+    << ", got " << (std::isnan(worst_got) && unwritten ? std::string("<unwritten>") : Num(worst_got));
+  s << "; first at " << IndexString(shape, first_index);
+  if (!span.empty() && mismatches < numel) {
+    s << "; wrong elements lie in index ranges [";
+    for (size_t d = 0; d < span.size(); ++d)
+      s << (d ? ", " : "") << span[d].first << ".." << span[d].second;
+    s << "]";
+  }
+  if (nonfinite_mismatches)
+    s << "; " << nonfinite_mismatches << " NaN/Inf values differ from the reference's";
+  if (unwritten) {
+    s << "; " << unwritten << " elements were never written";
+    if (unwritten == numel)
+      s << " (the kernel wrote nothing to this output)";
+    else
+      s << " (is the kernel computing a smaller or differently shaped output than "
+        << ShapeString(shape) << "?)";
+  }
+  return s.str();
+}
+
+}  // namespace evokernel

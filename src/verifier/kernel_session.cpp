@@ -1,0 +1,120 @@
+#include "verifier/kernel_session.h"
+
+#include <signal.h>
+
+#include "common/fs.h"
+
+namespace evokernel {
+using Clock = std::chrono::steady_clock;
+
+Result<std::unique_ptr<KernelSession>> KernelSession::Start(const SessionOptions& o,
+                                                            const TaskSpec& spec) {
+  auto s = std::unique_ptr<KernelSession>(new KernelSession());
+  s->options_ = o;
+  s->stderr_path_ = o.work_dir / "runner.stderr";
+  SpawnOptions so;
+  so.argv = o.argv;
+  // A cleared environment: the kernel sees nothing of the user's.
+  so.env = std::map<std::string, std::string>{
+      {"OMP_NUM_THREADS", std::to_string(o.threads)},
+      {"PATH", "/usr/bin:/bin"},
+      {"TMPDIR", o.work_dir.string()},
+      {"HOME", o.work_dir.string()}};
+  so.cwd = o.work_dir.string();
+  so.limits = o.limits;
+  so.stderr_path = s->stderr_path_.string();
+  signal(SIGPIPE, SIG_IGN);
+  auto proc = Subprocess::Spawn(so);
+  if (!proc.ok()) return Internal("cannot start the kernel runner: " + proc.status().message());
+  s->proc_ = std::move(proc).value();
+  s->reader_ = std::make_unique<FrameReader>(s->proc_->stdout_fd());
+
+  auto ready = s->reader_->Read(Clock::now() + o.load_timeout);
+  if (!ready.ok()) return s->Failure(ready.status(), "loading the kernel");
+  if (!ready->header.value("ok", false))
+    return Status(StatusCode::kRuntimeError, ready->header.value("error", "the kernel failed to load"));
+
+  Frame req;
+  nlohmann::json args = nlohmann::json::array();
+  for (const auto& a : spec.args)
+    args.push_back({{"name", a.name},
+                    {"role", std::string(ArgRoleName(a.role))},
+                    {"dtype", std::string(DTypeName(a.dtype))},
+                    {"shape", a.shape}});
+  req.header = {{"cmd", "spec"}, {"args", args}};
+  EVK_ASSIGN_OR_RETURN(auto reply, s->Exchange(std::move(req), o.load_timeout, "sending the contract"));
+  (void)reply;
+  return s;
+}
+
+KernelSession::~KernelSession() {
+  if (proc_ && !proc_->finished()) {
+    Frame quit;
+    quit.header = {{"cmd", "quit"}};
+    (void)WriteFrame(proc_->stdin_fd(), quit);
+    proc_->CloseStdin();
+    if (!proc_->Wait(std::chrono::milliseconds(500))) proc_->Kill();
+  }
+}
+
+std::string KernelSession::StderrTail() const {
+  auto log = ReadFile(stderr_path_);
+  if (!log.ok() || log->empty()) return "";
+  std::string t = *log;
+  if (t.size() > 2000) t = "..." + t.substr(t.size() - 2000);
+  return t;
+}
+
+Status KernelSession::Failure(const Status& io, const char* what) {
+  if (io.code() == StatusCode::kTimeout) {
+    proc_->Kill();
+    std::string tail = StderrTail();
+    return Status(StatusCode::kTimeout, std::string("the kernel did not finish ") + what +
+                                            " in time; the runner was killed" +
+                                            (tail.empty() ? "" : "\nkernel stderr:\n" + tail));
+  }
+  auto exit = proc_->Wait(std::chrono::milliseconds(2000));
+  if (!exit) exit = proc_->Kill();
+  std::string tail = StderrTail();
+  std::string msg = std::string("the kernel process died while ") + what + " (" + exit->Describe() + ")";
+  if (exit->exited && exit->exit_code == 0) msg = std::string("the kernel exited the process while ") + what;
+  return Status(StatusCode::kRuntimeError, msg + (tail.empty() ? "" : "\nkernel stderr:\n" + tail));
+}
+
+Result<Frame> KernelSession::Exchange(Frame request, std::chrono::milliseconds timeout,
+                                      const char* what) {
+  if (proc_->finished()) return Status(StatusCode::kRuntimeError, "the kernel runner is not running");
+  Status w = WriteFrame(proc_->stdin_fd(), request);
+  if (!w.ok()) return Failure(w, what);
+  auto reply = reader_->Read(Clock::now() + timeout);
+  if (!reply.ok()) return Failure(reply.status(), what);
+  if (!reply->header.value("ok", false)) {
+    std::string tail = StderrTail();
+    return Status(StatusCode::kRuntimeError, reply->header.value("error", std::string("runner error")) +
+                                                 (tail.empty() ? "" : "\nkernel stderr:\n" + tail));
+  }
+  return reply;
+}
+
+Result<RunReply> KernelSession::Run(std::vector<Tensor> inputs, std::chrono::milliseconds timeout) {
+  Frame req;
+  req.header = {{"cmd", "run"}};
+  req.tensors = std::move(inputs);
+  EVK_ASSIGN_OR_RETURN(Frame f, Exchange(std::move(req), timeout, "running"));
+  RunReply r;
+  r.outputs = std::move(f.tensors);
+  r.elapsed_ns = f.header.value("elapsed_ns", 0.0);
+  r.overflow = f.header.value("overflow", std::vector<std::string>{});
+  r.modified_inputs = f.header.value("modified_inputs", std::vector<std::string>{});
+  return r;
+}
+
+Result<std::vector<double>> KernelSession::Time(int warmup, int trials, size_t flush_bytes,
+                                                std::chrono::milliseconds timeout) {
+  Frame req;
+  req.header = {{"cmd", "time"}, {"warmup", warmup}, {"trials", trials}, {"flush_bytes", flush_bytes}};
+  EVK_ASSIGN_OR_RETURN(Frame f, Exchange(std::move(req), timeout, "being timed"));
+  return f.header.value("times_ns", std::vector<double>{});
+}
+
+}  // namespace evokernel

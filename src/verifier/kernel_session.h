@@ -1,0 +1,62 @@
+// Client side of one evokernel-runner process: a built kernel, loaded and ready to be called.
+//
+// Failures carry a category the verifier reports: kRuntimeError when the kernel crashed, threw
+// or could not be loaded, kTimeout when a call did not return in time (the process group is
+// killed). The runner's stderr (what the kernel printed, abort messages) is attached to the
+// message. Not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/subprocess.h"
+#include "common/tensor.h"
+#include "common/wire.h"
+#include "task/task.h"
+
+namespace evokernel {
+
+struct RunReply {
+  std::vector<Tensor> outputs;
+  double elapsed_ns = 0;
+  std::vector<std::string> overflow;         // outputs whose canary was overwritten
+  std::vector<std::string> modified_inputs;  // inputs/params changed by the call
+};
+
+struct SessionOptions {
+  std::vector<std::string> argv;  // from Backend::RunnerCommand
+  int threads = 1;
+  std::filesystem::path work_dir;  // private directory: cwd and stderr log of the runner
+  ResourceLimits limits;
+  std::chrono::milliseconds load_timeout{30000};
+};
+
+class KernelSession {
+ public:
+  static Result<std::unique_ptr<KernelSession>> Start(const SessionOptions& options,
+                                                      const TaskSpec& spec);
+  ~KernelSession();
+
+  // One call on fresh inputs (inputs + params in contract order).
+  Result<RunReply> Run(std::vector<Tensor> inputs, std::chrono::milliseconds timeout);
+  // Latencies in ns of repeated calls on the inputs of the last Run.
+  Result<std::vector<double>> Time(int warmup, int trials, size_t flush_bytes,
+                                   std::chrono::milliseconds timeout);
+
+ private:
+  KernelSession() = default;
+  Result<Frame> Exchange(Frame request, std::chrono::milliseconds timeout, const char* what);
+  Status Failure(const Status& io, const char* what);
+  std::string StderrTail() const;
+
+  SessionOptions options_;
+  std::filesystem::path stderr_path_;
+  std::unique_ptr<Subprocess> proc_;
+  std::unique_ptr<FrameReader> reader_;
+};
+
+}  // namespace evokernel

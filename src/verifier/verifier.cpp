@@ -1,0 +1,342 @@
+#include "verifier/verifier.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include "common/fs.h"
+#include "verifier/kernel_session.h"
+
+#ifndef EVOKERNEL_VERSION
+#define EVOKERNEL_VERSION "0.0.0"
+#endif
+#ifndef EVOKERNEL_GIT_COMMIT
+#define EVOKERNEL_GIT_COMMIT "unknown"
+#endif
+#ifndef EVOKERNEL_BUILD_TYPE
+#define EVOKERNEL_BUILD_TYPE "unknown"
+#endif
+
+namespace evokernel {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+// Failure category of a kernel session error.
+std::string Category(const Status& st) {
+  return st.code() == StatusCode::kTimeout ? "timeout" : "runtime_error";
+}
+
+bool IsKernelFault(const Status& st) {
+  return st.code() == StatusCode::kRuntimeError || st.code() == StatusCode::kTimeout;
+}
+
+}  // namespace
+
+std::string_view StageName(Stage s) {
+  switch (s) {
+    case Stage::kNone: return "";
+    case Stage::kCheck: return "check";
+    case Stage::kCompile: return "compile";
+    case Stage::kLoad: return "load";
+    case Stage::kCorrectness: return "correctness";
+    case Stage::kTiming: return "timing";
+  }
+  return "?";
+}
+
+ResourceLimits VerifyOptions::DefaultRunnerLimits() {
+  ResourceLimits l;
+  l.cpu_seconds = 600;
+  l.address_space_bytes = uint64_t{16} << 30;
+  l.file_size_bytes = uint64_t{16} << 20;
+  l.disable_core_dumps = true;
+  return l;
+}
+
+size_t LastLevelCacheBytes() {
+  size_t best = 0;
+  int best_level = 0;
+  for (int i = 0; i < 8; ++i) {
+    fs::path d = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i);
+    std::ifstream lv(d / "level"), sz(d / "size");
+    int level = 0;
+    std::string size;
+    if (!(lv >> level) || !(sz >> size) || size.empty()) continue;
+    size_t mult = 1;
+    if (size.back() == 'K') mult = 1024;
+    if (size.back() == 'M') mult = 1024 * 1024;
+    size_t bytes = std::strtoull(size.c_str(), nullptr, 10) * mult;
+    if (level > best_level || (level == best_level && bytes > best)) {
+      best_level = level;
+      best = bytes;
+    }
+  }
+  return best ? best : size_t{32} << 20;
+}
+
+nlohmann::json EnvironmentStamp() {
+  struct utsname u{};
+  uname(&u);
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return {{"evokernel_version", EVOKERNEL_VERSION},
+          {"commit", EVOKERNEL_GIT_COMMIT},
+          {"build_type", EVOKERNEL_BUILD_TYPE},
+          {"cpu", CpuModel()},
+          {"logical_cores", sysconf(_SC_NPROCESSORS_ONLN)},
+          {"os", std::string(u.sysname) + " " + u.release},
+          {"host", host}};
+}
+
+Verifier::Verifier(Backend& backend, Oracle& oracle, const TaskSpec& spec, VerifyOptions options)
+    : backend_(backend), oracle_(oracle), spec_(spec), opt_(std::move(options)) {}
+
+Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view label) {
+  EvalResult r;
+  r.task = spec_.ref.id;
+  r.backend = std::string(backend_.name());
+  r.kernel = std::string(label);
+  r.kernel_sha256 = Sha256Hex(source);
+  const double atol = opt_.atol.value_or(spec_.ref.atol);
+  const double rtol = opt_.rtol.value_or(spec_.ref.rtol);
+  const uint64_t base_seed = opt_.seed ? *opt_.seed : std::random_device{}() % 1000000000u + 1000;
+  const size_t flush = opt_.flush_bytes.value_or(LastLevelCacheBytes());
+  r.settings = {{"threads", opt_.threads},      {"atol", atol},
+                {"rtol", rtol},                 {"seed", base_seed},
+                {"correctness_trials", opt_.correctness_trials},
+                {"warmup", opt_.warmup},        {"flush_bytes", flush},
+                {"call_timeout_ms", opt_.call_timeout.count()},
+                {"overrides", spec_.ref.overrides}};
+  r.env = EnvironmentStamp();
+  r.env["toolchain"] = backend_.Toolchain();
+  r.env["reference"] = spec_.env;
+  r.env["threads"] = opt_.threads;
+
+  // check: anti-cheat rules slot in here; today only the trivially broken input is refused.
+  auto t0 = Clock::now();
+  if (source.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    r.failed_stage = Stage::kCheck;
+    r.failure = "empty_source";
+    r.feedback = "the kernel source is empty";
+    return r;
+  }
+  r.stage_seconds["check"] = Since(t0);
+
+  if (opt_.on_stage) opt_.on_stage(Stage::kCompile);
+  // compile
+  t0 = Clock::now();
+  EVK_ASSIGN_OR_RETURN(r.build, backend_.Build(spec_, source, opt_.build));
+  r.stage_seconds["compile"] = Since(t0);
+  if (!r.build.ok) {
+    r.failed_stage = Stage::kCompile;
+    r.failure = "compile_error";
+    r.feedback = r.build.feedback;
+    return r;
+  }
+  r.compiled = true;
+
+  // load: the kernel runs in its own process with a private working directory.
+  if (opt_.on_stage) opt_.on_stage(Stage::kLoad);
+  t0 = Clock::now();
+  EVK_ASSIGN_OR_RETURN(fs::path dir, MakeTempDir("evokernel-run-"));
+  ScopedDir cleanup(dir);
+  SessionOptions so;
+  so.argv = backend_.RunnerCommand(r.build, opt_.threads);
+  so.threads = opt_.threads;
+  so.work_dir = dir;
+  so.limits = opt_.limits;
+  so.load_timeout = std::max(opt_.call_timeout, milliseconds(10000));
+  auto session = KernelSession::Start(so, spec_);
+  r.stage_seconds["load"] = Since(t0);
+  if (!session.ok()) {
+    if (!IsKernelFault(session.status())) return session.status();
+    r.failed_stage = Stage::kLoad;
+    r.failure = session.status().code() == StatusCode::kTimeout ? "timeout" : "load_error";
+    r.feedback = session.status().message();
+    return r;
+  }
+
+  if (opt_.on_stage) opt_.on_stage(Stage::kCorrectness);
+  // correctness
+  t0 = Clock::now();
+  std::vector<double> elapsed;
+  EVK_ASSIGN_OR_RETURN(bool correct, CheckCorrectness(**session, r, atol, rtol, elapsed));
+  r.stage_seconds["correctness"] = Since(t0);
+  if (!correct) return r;
+  r.correctness = true;
+  r.feasible = true;
+
+  // timing
+  if (opt_.timing) {
+  if (opt_.on_stage) opt_.on_stage(Stage::kTiming);
+    t0 = Clock::now();
+    double est = elapsed.empty() ? 1e6 : *std::min_element(elapsed.begin(), elapsed.end());
+    uint64_t last_seed = r.trials.empty() ? base_seed : r.trials.back().seed;
+    Status st = Time(**session, r, last_seed, est);
+    r.stage_seconds["timing"] = Since(t0);
+    if (!st.ok()) {
+      if (!IsKernelFault(st)) return st;
+      r.feasible = false;
+      r.failed_stage = Stage::kTiming;
+      r.failure = Category(st);
+      r.feedback = "the kernel passed correctness but failed while being timed: " + st.message();
+    }
+  }
+  return r;
+}
+
+Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, double atol,
+                                        double rtol, std::vector<double>& elapsed) {
+  const uint64_t base_seed = r.settings["seed"].get<uint64_t>();
+  const int n = std::max(1, opt_.correctness_trials);
+  for (int k = 0; k < n; ++k) {
+    uint64_t seed = base_seed + static_cast<uint64_t>(k) * 7919;
+    std::string where = "correctness trial " + std::to_string(k + 1) + " of " + std::to_string(n) +
+                        " (seed " + std::to_string(seed) + ")";
+    EVK_ASSIGN_OR_RETURN(Trial trial, oracle_.MakeTrial(seed));
+    if (trial.inputs.size() != spec_.num_inputs() || trial.outputs.size() != spec_.num_outputs())
+      return Internal("oracle trial does not match the contract of " + spec_.ref.id);
+    auto run = session.Run(std::move(trial.inputs), opt_.call_timeout);
+    TrialReport tr;
+    tr.seed = seed;
+    if (!run.ok()) {
+      if (!IsKernelFault(run.status())) return run.status();
+      r.trials.push_back(tr);
+      r.failed_stage = Stage::kCorrectness;
+      r.failure = Category(run.status());
+      r.feedback = where + ": " + run.status().message();
+      return false;
+    }
+    elapsed.push_back(run->elapsed_ns);
+    if (!run->overflow.empty()) {
+      r.trials.push_back(tr);
+      r.failed_stage = Stage::kCorrectness;
+      r.failure = "output_overflow";
+      r.feedback = where + ": the kernel wrote past the end of output '" + run->overflow[0] + "'";
+      for (const auto& a : spec_.args)
+        if (a.name == run->overflow[0])
+          r.feedback += " (it has " + std::to_string(NumElements(a.shape)) + " elements, shape " +
+                        ShapeString(a.shape) + ")";
+      return false;
+    }
+    if (!run->modified_inputs.empty()) {
+      r.trials.push_back(tr);
+      r.failed_stage = Stage::kCorrectness;
+      r.failure = "input_modified";
+      r.feedback = where + ": the kernel modified its read-only argument '" +
+                   run->modified_inputs[0] + "'; inputs and parameters must not be written";
+      return false;
+    }
+    std::string bad;
+    tr.passed = true;
+    for (size_t i = 0; i < trial.outputs.size(); ++i) {
+      OutputReport rep = CompareOutput(trial.outputs[i], run->outputs[i], atol, rtol);
+      rep.name = spec_.args[spec_.num_inputs() + i].name;
+      if (!rep.passed) {
+        tr.passed = false;
+        bad += "\n" + rep.Describe();
+      }
+      tr.outputs.push_back(std::move(rep));
+    }
+    r.trials.push_back(std::move(tr));
+    if (!r.trials.back().passed) {
+      r.failed_stage = Stage::kCorrectness;
+      r.failure = "wrong_answer";
+      r.feedback = where + ": outputs differ from the PyTorch reference:" + bad;
+      return false;
+    }
+  }
+  return true;
+}
+
+Status Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed, double est_k) {
+  const size_t flush = r.settings["flush_bytes"].get<size_t>();
+  // A short probe of the baseline doubles as its warm-up and sizes the trial count.
+  // The minimum is the estimate: first calls after a (re)build of the model pay page faults.
+  EVK_ASSIGN_OR_RETURN(auto probe, oracle_.TimeBaseline(seed, opt_.warmup, 3, flush));
+  double est_b = Summarise(probe).min;
+  auto count = [&](double est) {
+    if (opt_.timing_trials > 0) return opt_.timing_trials;
+    double n = opt_.timing_budget_s * 1e9 / std::max(est, 1.0);
+    return static_cast<int>(std::clamp(n, double(opt_.min_timing_trials), double(opt_.max_timing_trials)));
+  };
+  int n_k = count(est_k), n_b = count(est_b);
+  int rounds = std::clamp(opt_.timing_rounds, 1, std::min(n_k, n_b));
+  std::vector<double> tk, tb;
+  for (int i = 0; i < rounds; ++i) {
+    int ck = (n_k + rounds - 1) / rounds, cb = (n_b + rounds - 1) / rounds;
+    int wk = i == 0 ? opt_.warmup : 1;
+    auto timeout = milliseconds(static_cast<int64_t>(est_k * (ck + wk) * 20 / 1e6)) +
+                   opt_.call_timeout;
+    EVK_ASSIGN_OR_RETURN(auto ks, session.Time(wk, ck, flush, timeout));
+    tk.insert(tk.end(), ks.begin(), ks.end());
+    EVK_ASSIGN_OR_RETURN(auto bs, oracle_.TimeBaseline(seed, 1, cb, flush));
+    tb.insert(tb.end(), bs.begin(), bs.end());
+  }
+  r.kernel_ns = Summarise(tk);
+  r.baseline_ns = Summarise(tb);
+  r.timed = true;
+  r.speedup = r.kernel_ns.median > 0 ? r.baseline_ns.median / r.kernel_ns.median : 0;
+  r.speedup_mean = r.kernel_ns.mean > 0 ? r.baseline_ns.mean / r.kernel_ns.mean : 0;
+  r.settings["timing_trials"] = {{"kernel", tk.size()}, {"baseline", tb.size()}, {"rounds", rounds}};
+  return Status::Ok();
+}
+
+nlohmann::json EvalResult::ToJson() const {
+  auto ms_or_null = [&](double ns) { return timed ? nlohmann::json(ns / 1e6) : nlohmann::json(nullptr); };
+  nlohmann::json trials_j = nlohmann::json::array();
+  for (const auto& t : trials) {
+    nlohmann::json outs = nlohmann::json::array();
+    for (const auto& o : t.outputs) outs.push_back(o.ToJson());
+    trials_j.push_back({{"seed", t.seed}, {"passed", t.passed}, {"outputs", outs}});
+  }
+  nlohmann::json j = {
+      {"task", task},
+      {"backend", backend},
+      {"kernel", kernel},
+      {"kernel_sha256", kernel_sha256},
+      {"feasible", feasible},
+      {"compiled", compiled},
+      {"correctness", correctness},
+      {"failed_stage", failed_stage == Stage::kNone ? nlohmann::json(nullptr)
+                                                    : nlohmann::json(std::string(StageName(failed_stage)))},
+      {"failure", failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(failure)},
+      {"feedback", feedback},
+      {"mean_ms", ms_or_null(kernel_ns.mean)},
+      {"median_ms", ms_or_null(kernel_ns.median)},
+      {"iqr_ms", ms_or_null(kernel_ns.iqr())},
+      {"baseline_mean_ms", ms_or_null(baseline_ns.mean)},
+      {"baseline_median_ms", ms_or_null(baseline_ns.median)},
+      {"baseline_iqr_ms", ms_or_null(baseline_ns.iqr())},
+      {"speedup_vs_baseline", timed ? nlohmann::json(speedup) : nlohmann::json(nullptr)},
+      {"speedup_vs_baseline_mean", timed ? nlohmann::json(speedup_mean) : nlohmann::json(nullptr)},
+      {"correctness_trials", trials_j},
+      {"build", {{"ok", build.ok}, {"cached", build.cached}, {"seconds", build.seconds},
+                 {"hash", build.hash}, {"command", build.command},
+                 {"warnings", build.ok ? build.feedback : ""}}},
+      {"stage_seconds", stage_seconds},
+      {"settings", settings},
+      {"env", env}};
+  if (timed) {
+    j["timing"] = {{"kernel_ms", kernel_ns.ToJson(1e-6)}, {"baseline_ms", baseline_ns.ToJson(1e-6)}};
+  }
+  return j;
+}
+
+}  // namespace evokernel

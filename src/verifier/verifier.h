@@ -1,0 +1,121 @@
+// The verifier: the ground truth behind every reward, metric and claim of evokernel.
+//
+//   source --[check]--> --[compile]--> artifact --[load]--> runner process
+//          --[correctness: seeded trials vs the PyTorch reference]-->
+//          --[timing: kernel and eager baseline, interleaved, same inputs and threads]--> result
+//
+// Each stage either passes or ends the evaluation with a failure category and feedback a model
+// can act on. Stages are data (EvalResult.failed_stage): a failed kernel is a result, not an
+// error. Evaluate() returns a non-OK Status only when evokernel itself cannot work (oracle
+// died, compiler missing, disk full), which callers must not blame on the kernel.
+//
+// Anti-cheat checks and the sandbox slot in as the "check" stage and the runner's launch
+// options; they are configured through VerifyOptions so every caller gets them.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/backend.h"
+#include "common/subprocess.h"
+#include "task/oracle.h"
+#include "task/task.h"
+#include "verifier/compare.h"
+#include "verifier/stats.h"
+
+namespace evokernel {
+
+enum class Stage { kNone, kCheck, kCompile, kLoad, kCorrectness, kTiming };
+std::string_view StageName(Stage s);
+
+struct VerifyOptions {
+  int threads = 1;
+  int correctness_trials = 3;
+  std::optional<uint64_t> seed;  // base seed of the trials; unset: fresh random per evaluation
+  bool timing = true;
+  int warmup = 3;
+  int timing_trials = 0;          // fixed trials per side; 0: from timing_budget
+  double timing_budget_s = 0.25;  // measured time per side when timing_trials == 0
+  int min_timing_trials = 10;
+  int max_timing_trials = 100;
+  int timing_rounds = 4;          // kernel and baseline alternate this many times
+  std::optional<size_t> flush_bytes;  // cache flush before each timed call; unset: L3 size
+  std::chrono::milliseconds call_timeout{30000};  // one kernel call
+  std::optional<double> atol, rtol;               // override the task's tolerance
+  BuildOptions build;
+  ResourceLimits limits = DefaultRunnerLimits();
+  std::function<void(Stage)> on_stage;  // progress callback, called as each stage starts
+
+  static ResourceLimits DefaultRunnerLimits();
+};
+
+struct TrialReport {
+  uint64_t seed = 0;
+  bool passed = false;
+  std::vector<OutputReport> outputs;
+};
+
+struct EvalResult {
+  std::string task;
+  std::string backend;
+  std::string kernel;  // label (path) of the kernel source
+  std::string kernel_sha256;
+
+  bool feasible = false;  // passed every stage up to and including correctness
+  bool compiled = false;
+  bool correctness = false;
+  Stage failed_stage = Stage::kNone;
+  std::string failure;   // category: compile_error, runtime_error, timeout, wrong_answer, ...
+  std::string feedback;  // what a model should read to fix the kernel
+
+  std::vector<TrialReport> trials;
+  bool timed = false;
+  Summary kernel_ns, baseline_ns;
+  double speedup = 0;       // baseline median / kernel median
+  double speedup_mean = 0;  // baseline mean / kernel mean (KernelBench's definition)
+
+  BuildResult build;
+  nlohmann::json stage_seconds = nlohmann::json::object();
+  nlohmann::json settings = nlohmann::json::object();
+  nlohmann::json env = nlohmann::json::object();
+
+  nlohmann::json ToJson() const;
+};
+
+class Verifier {
+ public:
+  // References must outlive the verifier. The oracle must have been started for spec.ref.
+  Verifier(Backend& backend, Oracle& oracle, const TaskSpec& spec, VerifyOptions options);
+
+  // Runs every stage on `source`. `label` names the kernel in the result (e.g. its path).
+  Result<EvalResult> Evaluate(std::string_view source, std::string_view label = "");
+
+ private:
+  Result<bool> CheckCorrectness(class KernelSession& session, EvalResult& r, double atol, double rtol,
+                                std::vector<double>& elapsed);
+  Status Time(KernelSession& session, EvalResult& r, uint64_t seed, double kernel_est_ns);
+
+  Backend& backend_;
+  Oracle& oracle_;
+  const TaskSpec& spec_;
+  VerifyOptions opt_;
+};
+
+// Process exit codes of `evokernel eval`.
+constexpr int kExitFeasible = 0;    // the kernel passed
+constexpr int kExitInfeasible = 1;  // the kernel failed a stage (see failed_stage)
+constexpr int kExitError = 2;       // evokernel could not evaluate (bad task, options, setup)
+
+// Environment stamp for results: evokernel version and commit, build type, CPU, cores.
+nlohmann::json EnvironmentStamp();
+
+// Size of the last-level cache in bytes (sysfs), or 32 MiB when unknown.
+size_t LastLevelCacheBytes();
+
+}  // namespace evokernel

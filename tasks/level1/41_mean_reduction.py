@@ -1,0 +1,27 @@
+import torch
+import torch.nn as nn
+
+batch_size = 96
+dim1 = 1024
+dim2 = 128
+reduce_dim = 1
+
+
+class Model(nn.Module):
+    """Takes the mean of a (batch, dim1, dim2) tensor over one dimension (dimension removed)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.mean(x, dim=self.dim)
+
+
+def get_inputs():
+    x = torch.randn(batch_size, dim1, dim2)
+    return [x]
+
+
+def get_init_inputs():
+    return [reduce_dim]

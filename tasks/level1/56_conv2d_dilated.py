@@ -1,0 +1,36 @@
+import torch
+import torch.nn as nn
+
+batch_size = 4
+in_channels = 32
+out_channels = 64
+kernel_size = 3
+height = 64
+width = 64
+stride = 1
+padding = 2
+dilation = 2
+groups = 1
+bias = False
+
+
+class Model(nn.Module):
+    """Dilated 2D convolution: 3x3 kernel with dilation 2 (5x5 receptive field), padding 2."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, dilation: int = 1, groups: int = 1, bias: bool = False):
+        super().__init__()
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                                dilation=dilation, groups=groups, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2d(x)
+
+
+def get_inputs():
+    x = torch.randn(batch_size, in_channels, height, width)
+    return [x]
+
+
+def get_init_inputs():
+    return [in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias]

@@ -1,0 +1,35 @@
+import math
+
+import torch
+import torch.nn as nn
+
+batch_size = 2
+num_heads = 8
+seq_len = 256
+head_dim = 64
+
+
+class Model(nn.Module):
+    """Causal scaled dot-product attention: query i attends only to keys j <= i (future keys masked to -inf)."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        L = Q.size(-2)
+        scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
+        future = torch.triu(torch.ones(L, L, dtype=torch.bool, device=Q.device), diagonal=1)
+        scores = scores.masked_fill(future, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        return torch.matmul(weights, V)
+
+
+def get_inputs():
+    Q = torch.randn(batch_size, num_heads, seq_len, head_dim)
+    K = torch.randn(batch_size, num_heads, seq_len, head_dim)
+    V = torch.randn(batch_size, num_heads, seq_len, head_dim)
+    return [Q, K, V]
+
+
+def get_init_inputs():
+    return []

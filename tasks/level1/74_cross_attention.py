@@ -1,0 +1,33 @@
+import math
+
+import torch
+import torch.nn as nn
+
+batch_size = 2
+num_heads = 8
+query_len = 128
+kv_len = 512
+head_dim = 64
+
+
+class Model(nn.Module):
+    """Cross attention with different query and key/value lengths: softmax(Q K^T / sqrt(head_dim)) V."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
+        weights = torch.softmax(scores, dim=-1)
+        return torch.matmul(weights, V)
+
+
+def get_inputs():
+    Q = torch.randn(batch_size, num_heads, query_len, head_dim)
+    K = torch.randn(batch_size, num_heads, kv_len, head_dim)
+    V = torch.randn(batch_size, num_heads, kv_len, head_dim)
+    return [Q, K, V]
+
+
+def get_init_inputs():
+    return []
