@@ -92,10 +92,16 @@ bool IsIdentifier(const std::string& s) {
 std::string NumberLiteral(const nlohmann::json& v) {
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-  std::ostringstream ss;
-  ss.precision(17);
-  ss << v.get<double>();
-  std::string s = ss.str();
+  // Shortest literal that reads back as the same double.
+  double d = v.get<double>();
+  std::string s;
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::ostringstream ss;
+    ss.precision(precision);
+    ss << d;
+    s = ss.str();
+    if (std::strtod(s.c_str(), nullptr) == d) break;
+  }
   if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
   return s;
 }

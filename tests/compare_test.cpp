@@ -1,0 +1,122 @@
+#include "verifier/compare.h"
+
+#include <cmath>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "common/poison.h"
+
+namespace evokernel {
+namespace {
+
+Tensor Floats(std::vector<int64_t> shape, std::vector<float> v) {
+  Tensor t("out", DType::kFloat32, std::move(shape), kCanaryBytes);
+  for (size_t i = 0; i < v.size(); ++i) t.as<float>()[i] = v[i];
+  return t;
+}
+
+TEST(Compare, IdenticalPasses) {
+  auto e = Floats({2, 2}, {1, 2, 3, 4});
+  auto g = Floats({2, 2}, {1, 2, 3, 4});
+  auto r = CompareOutput(e, g, 1e-4, 1e-4);
+  EXPECT_TRUE(r.passed);
+  EXPECT_EQ(r.mismatches, 0);
+}
+
+TEST(Compare, ToleranceIsAtolPlusRtolTimesExpected) {
+  auto e = Floats({2}, {100, 0});
+  // 100 * 1e-4 + 1e-4 = 0.0101 allowed at index 0; 1e-4 allowed at index 1.
+  auto g = Floats({2}, {100.01f, 0.00009f});
+  EXPECT_TRUE(CompareOutput(e, g, 1e-4, 1e-4).passed);
+  auto g2 = Floats({2}, {100.02f, 0});
+  auto r = CompareOutput(e, g2, 1e-4, 1e-4);
+  EXPECT_FALSE(r.passed);
+  EXPECT_EQ(r.mismatches, 1);
+  EXPECT_NEAR(r.max_abs_err, 0.02, 1e-4);
+}
+
+TEST(Compare, LocalisesWorstAndFirstMismatch) {
+  std::vector<float> v(2 * 3 * 4, 1.0f);
+  auto e = Floats({2, 3, 4}, v);
+  v[1 * 12 + 2 * 4 + 3] = 5.0f;  // [1, 2, 3], worst
+  v[0 * 12 + 1 * 4 + 0] = 1.5f;  // [0, 1, 0], first
+  auto g = Floats({2, 3, 4}, v);
+  auto r = CompareOutput(e, g, 1e-4, 1e-4);
+  EXPECT_EQ(r.mismatches, 2);
+  std::string d = r.Describe();
+  EXPECT_NE(d.find("worst at [1, 2, 3]: expected 1, got 5"), std::string::npos) << d;
+  EXPECT_NE(d.find("first at [0, 1, 0]"), std::string::npos) << d;
+  EXPECT_NE(d.find("index ranges [0..1, 1..2, 0..3]"), std::string::npos) << d;
+}
+
+TEST(Compare, NaNPositionsMustMatch) {
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  auto e = Floats({3}, {nan, 1, 2});
+  EXPECT_TRUE(CompareOutput(e, Floats({3}, {nan, 1, 2}), 1e-4, 1e-4).passed);
+  auto r = CompareOutput(e, Floats({3}, {0, 1, nan}), 1e-4, 1e-4);
+  EXPECT_FALSE(r.passed);
+  EXPECT_EQ(r.nonfinite_mismatches, 2);
+}
+
+TEST(Compare, InfinityMustMatchExactly) {
+  float inf = std::numeric_limits<float>::infinity();
+  auto e = Floats({2}, {inf, -inf});
+  EXPECT_TRUE(CompareOutput(e, Floats({2}, {inf, -inf}), 1e-4, 1e-4).passed);
+  EXPECT_FALSE(CompareOutput(e, Floats({2}, {inf, inf}), 1e-4, 1e-4).passed);
+  EXPECT_FALSE(CompareOutput(e, Floats({2}, {3e38f, -inf}), 1e-4, 1e-4).passed);
+}
+
+TEST(Compare, PoisonedElementsAreReportedUnwritten) {
+  auto e = Floats({4}, {1, 2, 3, 4});
+  Tensor g("out", DType::kFloat32, {4}, kCanaryBytes);
+  Poison(g);
+  g.as<float>()[0] = 1;
+  g.as<float>()[1] = 2;
+  auto r = CompareOutput(e, g, 1e-4, 1e-4);
+  EXPECT_FALSE(r.passed);
+  EXPECT_EQ(r.unwritten, 2);
+  EXPECT_NE(r.Describe().find("2 elements were never written"), std::string::npos) << r.Describe();
+  EXPECT_NE(r.Describe().find("smaller or differently shaped"), std::string::npos);
+}
+
+TEST(Compare, WhollyUnwrittenOutputSaysSo) {
+  auto e = Floats({4}, {1, 2, 3, 4});
+  Tensor g("out", DType::kFloat32, {4}, kCanaryBytes);
+  Poison(g);
+  auto r = CompareOutput(e, g, 1e-4, 1e-4);
+  EXPECT_EQ(r.unwritten, 4);
+  EXPECT_NE(r.Describe().find("wrote nothing"), std::string::npos);
+}
+
+TEST(Compare, IntegerOutputsMustBeExact) {
+  Tensor e("idx", DType::kInt64, {3});
+  Tensor g("idx", DType::kInt64, {3}, kCanaryBytes);
+  for (int i = 0; i < 3; ++i) e.as<int64_t>()[i] = g.as<int64_t>()[i] = i;
+  EXPECT_TRUE(CompareOutput(e, g, 1e-4, 1e-4).passed);
+  g.as<int64_t>()[2] = 3;
+  auto r = CompareOutput(e, g, 10, 10);  // tolerance does not apply to integers
+  EXPECT_FALSE(r.passed);
+  EXPECT_NE(r.Describe().find("must match exactly"), std::string::npos);
+}
+
+TEST(Poison, CanaryDetectsOverrun) {
+  Tensor t("out", DType::kFloat32, {8}, kCanaryBytes);
+  Poison(t);
+  EXPECT_TRUE(CanaryIntact(t));
+  for (int64_t i = 0; i < 8; ++i) EXPECT_TRUE(IsPoison(t, i));
+  t.as<float>()[8] = 1.0f;  // one past the end
+  EXPECT_FALSE(CanaryIntact(t));
+}
+
+TEST(Poison, PoisonIsNaNForFloats) {
+  Tensor t("out", DType::kFloat32, {1});
+  Poison(t);
+  EXPECT_TRUE(std::isnan(t.as<float>()[0]));
+  Tensor d("out", DType::kFloat64, {1});
+  Poison(d);
+  EXPECT_TRUE(std::isnan(d.as<double>()[0]));
+}
+
+}  // namespace
+}  // namespace evokernel

@@ -1,0 +1,220 @@
+// End-to-end tests of `evokernel eval` through the CLI: exit codes, stages, failure categories
+// and feedback, for the kernels under tests/kernels/ and the fixtures.
+//
+// tests/kernels/<suite>__<task>/<name>.cpp: the file name says what must happen:
+//   naive, fast (and anything starting with "ok_")  -> feasible, timed
+//   wrong_answer                                    -> correctness / wrong_answer
+//   compile_error, wrong_signature                  -> compile / compile_error
+//   partial_output                                  -> correctness / wrong_answer, "never written"
+//   overflow                                        -> correctness / output_overflow
+//   crash                                           -> correctness / runtime_error, SIGSEGV
+//   modifies_input                                  -> correctness / input_modified
+#include <algorithm>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace evokernel {
+namespace {
+namespace fs = std::filesystem;
+using testing::FixturesDir;
+using testing::KernelsDir;
+using testing::RunCli;
+
+struct Expect {
+  int exit_code;
+  const char* stage;    // nullptr: feasible
+  const char* failure;
+  const char* feedback_has;
+};
+
+std::optional<Expect> ExpectationFor(const std::string& stem) {
+  if (stem == "naive" || stem == "fast" || stem.rfind("ok_", 0) == 0) return Expect{0, nullptr, nullptr, ""};
+  if (stem == "wrong_answer") return Expect{1, "correctness", "wrong_answer", "elements wrong"};
+  if (stem == "compile_error") return Expect{1, "compile", "compile_error", "error"};
+  if (stem == "wrong_signature") return Expect{1, "compile", "compile_error", "evokernel_forward"};
+  if (stem == "partial_output") return Expect{1, "correctness", "wrong_answer", "never written"};
+  if (stem == "overflow") return Expect{1, "correctness", "output_overflow", "past the end"};
+  if (stem == "crash") return Expect{1, "correctness", "runtime_error", "SIGSEGV"};
+  if (stem == "modifies_input") return Expect{1, "correctness", "input_modified", "read-only"};
+  return std::nullopt;
+}
+
+std::vector<std::string> DiscoverKernels() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& d : fs::directory_iterator(KernelsDir(), ec)) {
+    if (!d.is_directory()) continue;
+    for (const auto& f : fs::directory_iterator(d.path(), ec))
+      if (f.path().extension() == ".cpp") out.push_back(fs::relative(f.path(), KernelsDir()).string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string TaskOf(const std::string& rel) {
+  std::string dir = fs::path(rel).parent_path().string();
+  size_t sep = dir.find("__");
+  return dir.substr(0, sep) + "/" + dir.substr(sep + 2);
+}
+
+class KernelCase : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KernelCase, IsJudgedAsItsNameSays) {
+  const std::string rel = GetParam();
+  const std::string stem = fs::path(rel).stem().string();
+  auto expect = ExpectationFor(stem);
+  ASSERT_TRUE(expect) << "no expectation for kernel file name '" << stem << "' (" << rel << ")";
+  auto r = RunCli({"eval", "--task", TaskOf(rel), "--kernel", (KernelsDir() / rel).string(), "--json",
+                   "--timing-trials", "5", "--flush-bytes", "0", "--timeout", "60"});
+  ASSERT_EQ(r.exit_code, expect->exit_code) << r.err << r.out.substr(0, 3000);
+  ASSERT_TRUE(r.json.is_object()) << r.out;
+  const auto& j = r.json;
+  EXPECT_EQ(j["task"], TaskOf(rel));
+  if (!expect->stage) {
+    EXPECT_TRUE(j["feasible"].get<bool>());
+    EXPECT_TRUE(j["compiled"].get<bool>());
+    EXPECT_TRUE(j["correctness"].get<bool>());
+    EXPECT_TRUE(j["failed_stage"].is_null());
+    EXPECT_GT(j["median_ms"].get<double>(), 0);
+    EXPECT_GT(j["mean_ms"].get<double>(), 0);
+    EXPECT_GT(j["baseline_mean_ms"].get<double>(), 0);
+    EXPECT_GT(j["speedup_vs_baseline"].get<double>(), 0);
+    EXPECT_EQ(j["correctness_trials"].size(), 3u);
+  } else {
+    EXPECT_FALSE(j["feasible"].get<bool>());
+    EXPECT_EQ(j["failed_stage"], expect->stage) << j["feedback"];
+    EXPECT_EQ(j["failure"], expect->failure) << j["feedback"];
+    EXPECT_NE(j["feedback"].get<std::string>().find(expect->feedback_has), std::string::npos) << j["feedback"];
+    EXPECT_TRUE(j["median_ms"].is_null());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, KernelCase, ::testing::ValuesIn(DiscoverKernels()),
+                         [](const ::testing::TestParamInfo<std::string>& i) {
+                           std::string n = i.param;
+                           for (char& c : n)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return n;
+                         });
+
+TEST(KernelCorpus, CoversAtLeastTenTasksWithNaiveAndFastKernels) {
+  std::map<std::string, int> per_task;
+  for (const auto& k : DiscoverKernels()) {
+    std::string stem = fs::path(k).stem().string();
+    if (stem == "naive" || stem == "fast") per_task[TaskOf(k)] |= stem == "naive" ? 1 : 2;
+  }
+  int complete = 0;
+  for (auto& [t, m] : per_task) complete += m == 3;
+  EXPECT_GE(complete, 10);
+}
+
+// ---- fixtures on level1/12_relu --------------------------------------------------------------
+
+testing::CliResult EvalFixture(const std::string& kernel, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"eval", "--task", "level1/12_relu", "--kernel", (FixturesDir() / kernel).string(),
+                                   "--json", "--no-timing"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return RunCli(args);
+}
+
+TEST(EvalFixtures, HangingKernelTimesOut) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = EvalFixture("relu_timeout.cpp", {"--timeout", "2"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.json["failure"], "timeout") << r.out;
+  EXPECT_EQ(r.json["failed_stage"], "correctness");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
+}
+
+TEST(EvalFixtures, ThrowingKernelIsARuntimeError) {
+  auto r = EvalFixture("relu_throws.cpp");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.json["failure"], "runtime_error");
+  EXPECT_NE(r.json["feedback"].get<std::string>().find("boom from kernel"), std::string::npos) << r.json["feedback"];
+}
+
+TEST(EvalFixtures, PrintingToStdoutCannotForgeTheProtocol) {
+  auto r = EvalFixture("relu_prints.cpp");
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_TRUE(r.json["feasible"].get<bool>());
+}
+
+TEST(EvalFixtures, ExitingKernelIsARuntimeError) {
+  auto r = EvalFixture("relu_exits.cpp");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.json["failure"], "runtime_error");
+  EXPECT_NE(r.json["feedback"].get<std::string>().find("exited the process"), std::string::npos) << r.json["feedback"];
+}
+
+TEST(EvalFixtures, AbortReportsSignalAndStderr) {
+  auto r = EvalFixture("relu_aborts.cpp");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  std::string fb = r.json["feedback"].get<std::string>();
+  EXPECT_NE(fb.find("SIGABRT"), std::string::npos) << fb;
+  EXPECT_NE(fb.find("invariant violated"), std::string::npos) << fb;
+}
+
+TEST(EvalFixtures, HumanOutputSummarisesResult) {
+  auto r = RunCli({"eval", "--task", "level1/12_relu", "--kernel", (FixturesDir() / "relu_throws.cpp").string(),
+                   "--no-timing"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("INFEASIBLE at correctness (runtime_error)"), std::string::npos) << r.out;
+}
+
+// ---- evokernel errors are exit code 2 with a clear message --------------------------------
+
+TEST(EvalErrors, BadTaskFileNamesFileAndLine) {
+  auto r = RunCli({"eval", "--task", (FixturesDir() / "bad_syntax.py").string(), "--kernel",
+                   (FixturesDir() / "relu_throws.cpp").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad_syntax.py:5"), std::string::npos) << r.err;
+}
+
+TEST(EvalErrors, BadOverrideIsNamed) {
+  auto r = RunCli({"eval", "--task", "level1/12_relu", "--set", "no_such_constant=3", "--kernel",
+                   (FixturesDir() / "relu_prints.cpp").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no_such_constant"), std::string::npos) << r.err;
+}
+
+TEST(EvalErrors, MalformedOverrideIsNamed) {
+  auto r = RunCli({"eval", "--task", "level1/12_relu", "--set", "dim", "--kernel",
+                   (FixturesDir() / "relu_prints.cpp").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("NAME=VALUE"), std::string::npos) << r.err;
+}
+
+TEST(EvalErrors, UnknownTaskAndBackendAndMissingKernel) {
+  auto a = RunCli({"eval", "--task", "level9/nothing", "--kernel", (FixturesDir() / "relu_prints.cpp").string()});
+  EXPECT_EQ(a.exit_code, 2);
+  EXPECT_NE(a.err.find("no task 'level9/nothing'"), std::string::npos) << a.err;
+  auto b = RunCli({"eval", "--task", "level1/12_relu", "--backend", "fpga", "--kernel", (FixturesDir() / "relu_prints.cpp").string()});
+  EXPECT_EQ(b.exit_code, 2);
+  EXPECT_NE(b.err.find("unknown backend 'fpga'"), std::string::npos) << b.err;
+  auto c = RunCli({"eval", "--task", "level1/12_relu", "--kernel", "/nonexistent/k.cpp"});
+  EXPECT_EQ(c.exit_code, 2);
+}
+
+TEST(EvalErrors, ShapeOverrideChangesTheContract) {
+  auto r = RunCli({"tasks", "show", "level1/12_relu", "--set", "batch_size=3", "--set", "dim=5", "--contract"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("x_shape[] = {3, 5}"), std::string::npos) << r.out;
+}
+
+TEST(TasksCli, ListAndShow) {
+  auto l = RunCli({"tasks", "list", "--json"});
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  EXPECT_GE(l.json.size(), 70u);
+  auto s = RunCli({"tasks", "show", "level1/12_relu", "--json"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(s.json["category"], "activation");
+  EXPECT_NE(s.json["contract"].get<std::string>().find("evokernel_forward"), std::string::npos);
+  auto bad = RunCli({"tasks", "list", "--suite", "level7"});
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace evokernel

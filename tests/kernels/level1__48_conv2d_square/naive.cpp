@@ -1,0 +1,30 @@
+// Naive Conv2d (NCHW, OIHW weights, no bias): direct 7-deep loop with bounds checks for padding.
+#include <cstdint>
+
+extern "C" void evokernel_forward(
+    const float* __restrict x,
+    const float* __restrict conv2d_weight,
+    float* __restrict out) {
+    using namespace evokernel_task;
+    constexpr int64_t N = x_shape[0], IC = x_shape[1], H = x_shape[2], W = x_shape[3];
+    constexpr int64_t OC = out_shape[1], OH = out_shape[2], OW = out_shape[3];
+    constexpr int64_t KS = kernel_size;
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t oc = 0; oc < OC; ++oc)
+            for (int64_t oh = 0; oh < OH; ++oh)
+                for (int64_t ow = 0; ow < OW; ++ow) {
+                    float acc = 0.0f;
+                    for (int64_t ic = 0; ic < IC; ++ic)
+                        for (int64_t kh = 0; kh < KS; ++kh) {
+                            const int64_t ih = oh * stride - padding + kh * dilation;
+                            if (ih < 0 || ih >= H) continue;
+                            for (int64_t kw = 0; kw < KS; ++kw) {
+                                const int64_t iw = ow * stride - padding + kw * dilation;
+                                if (iw < 0 || iw >= W) continue;
+                                acc += x[((n * IC + ic) * H + ih) * W + iw] *
+                                       conv2d_weight[((oc * IC + ic) * KS + kh) * KS + kw];
+                            }
+                        }
+                    out[((n * OC + oc) * OH + oh) * OW + ow] = acc;
+                }
+}

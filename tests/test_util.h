@@ -1,0 +1,59 @@
+// Shared helpers for evokernel tests.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/fs.h"
+#include "common/subprocess.h"
+
+namespace evokernel::testing {
+
+inline std::filesystem::path TestDir() { return EVOKERNEL_TEST_DIR; }
+inline std::filesystem::path FixturesDir() { return TestDir() / "fixtures"; }
+inline std::filesystem::path KernelsDir() { return TestDir() / "kernels"; }
+
+// Points the build cache at a directory private to this test binary, so tests neither read a
+// user's cache nor race each other's cleanup.
+inline void UsePrivateCache() {
+  static const std::string dir = [] {
+    auto d = MakeTempDir("evokernel-test-cache-");
+    return d.ok() ? d->string() : std::string("/tmp/evokernel-test-cache");
+  }();
+  setenv("EVOKERNEL_CACHE_DIR", dir.c_str(), 1);
+}
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out, err;
+  nlohmann::json json;  // parsed stdout when it is JSON
+};
+
+// Runs the evokernel binary with `args`.
+inline CliResult RunCli(const std::vector<std::string>& args, int timeout_s = 300) {
+  UsePrivateCache();
+  SpawnOptions so;
+  so.argv = {EVOKERNEL_BIN};
+  so.argv.insert(so.argv.end(), args.begin(), args.end());
+  CliResult r;
+  auto res = RunCommand(so, std::chrono::seconds(timeout_s));
+  if (!res.ok()) {
+    r.err = res.status().ToString();
+    return r;
+  }
+  r.exit_code = res->exit.exited ? res->exit.exit_code : 128 + res->exit.term_signal;
+  r.out = res->out;
+  r.err = res->err;
+  try {
+    r.json = nlohmann::json::parse(r.out);
+  } catch (...) {
+  }
+  return r;
+}
+
+}  // namespace evokernel::testing

@@ -1,0 +1,82 @@
+#include "common/wire.h"
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace evokernel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+TEST(Wire, RoundTripsHeaderAndTensors) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  Frame f;
+  f.header = {{"cmd", "run"}, {"x", 42}};
+  Tensor a("a", DType::kFloat32, {2, 3});
+  for (int i = 0; i < 6; ++i) a.as<float>()[i] = static_cast<float>(i) * 0.5f;
+  Tensor b("b", DType::kInt64, {4});
+  for (int i = 0; i < 4; ++i) b.as<int64_t>()[i] = -i;
+  f.tensors.push_back(std::move(a));
+  f.tensors.push_back(std::move(b));
+  ASSERT_TRUE(WriteFrame(fds[1], f).ok());
+  close(fds[1]);
+  FrameReader r(fds[0]);
+  auto g = r.Read(Clock::now() + std::chrono::seconds(5), 16);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->header["cmd"], "run");
+  EXPECT_EQ(g->header["x"], 42);
+  ASSERT_EQ(g->tensors.size(), 2u);
+  EXPECT_EQ(g->tensors[0].shape(), (std::vector<int64_t>{2, 3}));
+  EXPECT_FLOAT_EQ(g->tensors[0].as<float>()[5], 2.5f);
+  EXPECT_EQ(g->tensors[1].dtype(), DType::kInt64);
+  EXPECT_EQ(g->tensors[1].as<int64_t>()[3], -3);
+  EXPECT_EQ(g->tensors[0].capacity(), 24u + 16u);
+  // Stream ends: next read reports EOF, not a hang.
+  auto h = r.Read(Clock::now() + std::chrono::seconds(5));
+  EXPECT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), StatusCode::kIoError);
+  close(fds[0]);
+}
+
+TEST(Wire, RejectsMalformedHeader) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string junk = "{not json\n";
+  ASSERT_EQ(write(fds[1], junk.data(), junk.size()), static_cast<ssize_t>(junk.size()));
+  close(fds[1]);
+  FrameReader r(fds[0]);
+  auto g = r.Read(Clock::now() + std::chrono::seconds(5));
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("malformed frame header"), std::string::npos);
+  close(fds[0]);
+}
+
+TEST(Wire, TruncatedPayloadIsAnError) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string h = R"({"tensors":[{"name":"a","dtype":"float32","shape":[4],"nbytes":16}]})" "\n" "abcd";
+  ASSERT_EQ(write(fds[1], h.data(), h.size()), static_cast<ssize_t>(h.size()));
+  close(fds[1]);
+  FrameReader r(fds[0]);
+  auto g = r.Read(Clock::now() + std::chrono::seconds(5));
+  EXPECT_FALSE(g.ok());
+  close(fds[0]);
+}
+
+TEST(Wire, SizeMismatchIsAnError) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string h = R"({"tensors":[{"name":"a","dtype":"float32","shape":[4],"nbytes":15}]})" "\n";
+  ASSERT_EQ(write(fds[1], h.data(), h.size()), static_cast<ssize_t>(h.size()));
+  close(fds[1]);
+  FrameReader r(fds[0]);
+  auto g = r.Read(Clock::now() + std::chrono::seconds(5));
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("size mismatch"), std::string::npos);
+  close(fds[0]);
+}
+
+}  // namespace
+}  // namespace evokernel
