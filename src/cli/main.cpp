@@ -9,6 +9,7 @@
 // missing dependency, internal error). Errors go to stderr; --json output goes to stdout.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 
@@ -129,7 +130,9 @@ int RunEval(const EvalArgs& a) {
   if (!backend.ok()) return Fail(backend.status());
   bool progress = !a.c.quiet && !a.c.json && isatty(2);
   if (progress) std::cerr << "loading task " << a.task << "...\n";
+  auto wall_start = std::chrono::steady_clock::now();
   auto loaded = LoadTask(a.task, a.c);
+  double task_load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (!loaded.ok()) return Fail(loaded.status());
   auto& [oracle, spec] = *loaded;
 
@@ -153,6 +156,9 @@ int RunEval(const EvalArgs& a) {
   if (!r.ok()) return Fail(r.status());
   nlohmann::json j = r->ToJson();
   j["category"] = spec.ref.category;
+  // Starting the PyTorch oracle and deriving the contract happen before the verifier runs.
+  j["stage_seconds"]["task_load"] = task_load_s;
+  j["stage_seconds"]["total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (!a.output.empty()) {
     Status st = WriteFileAtomic(a.output, j.dump(2) + "\n");
     if (!st.ok()) return Fail(st);

@@ -1,5 +1,3 @@
-import math
-
 import torch
 import torch.nn as nn
 
@@ -17,7 +15,7 @@ class Model(nn.Module):
 
     def forward(self, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
         L = Q.size(-2)
-        scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
+        scores = torch.matmul(Q, K.transpose(-2, -1)) / (Q.size(-1) ** 0.5)
         future = torch.triu(torch.ones(L, L, dtype=torch.bool, device=Q.device), diagonal=1)
         scores = scores.masked_fill(future, float("-inf"))
         weights = torch.softmax(scores, dim=-1)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine and runs the main job: evaluate a shipped kernel against its PyTorch
+# reference (compile -> correctness -> timing vs PyTorch eager).
+# Usage: scripts/demo.sh [task-id] [kernel.cpp]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target evokernel evokernel-runner
+task=${1:-level1/01_square_matmul}
+kernel=${2:-tests/kernels/level1__01_square_matmul/fast.cpp}
+echo "== evokernel eval --task $task --kernel $kernel"
+build/release/src/evokernel eval --task "$task" --kernel "$kernel"
