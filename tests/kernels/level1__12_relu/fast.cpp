@@ -1,5 +1,6 @@
-// Fast ReLU: memory-bound, so use wide SIMD max with non-temporal (streaming) stores to skip the
-// read-for-ownership of the 29 MB output; OpenMP over 64-byte aligned chunks.
+// Fast ReLU: memory-bound, so AVX-512 max with non-temporal (streaming) stores to skip the
+// read-for-ownership of the output, 4x unrolled over a 256-byte block with a software prefetch
+// 4 KiB ahead; OpenMP over blocks. Tensors are 64-byte aligned, so aligned loads/stores are safe.
 #include <cstdint>
 #include <immintrin.h>
 
@@ -7,21 +8,28 @@ extern "C" void evokernel_forward(
     const float* __restrict x,
     float* __restrict out) {
     constexpr int64_t total = evokernel_task::x_numel;
+    constexpr int64_t BLK = 64;          // floats per block (4 zmm)
+    constexpr int64_t PF = 1024;         // prefetch distance in floats
+    constexpr int64_t nblk = total / BLK;
 #if defined(__AVX512F__)
-    constexpr int64_t VW = 16;
-#else
-    constexpr int64_t VW = 8;
-#endif
-    constexpr int64_t nvec = total / VW;
-#pragma omp parallel for schedule(static)
-    for (int64_t v = 0; v < nvec; ++v) {
-        const int64_t i = v * VW;  // tensors are 64-byte aligned, so every vector is aligned
-#if defined(__AVX512F__)
-        _mm512_stream_ps(out + i, _mm512_max_ps(_mm512_load_ps(x + i), _mm512_setzero_ps()));
-#else
-        _mm256_stream_ps(out + i, _mm256_max_ps(_mm256_load_ps(x + i), _mm256_setzero_ps()));
-#endif
+    const __m512 zero = _mm512_setzero_ps();
+#pragma omp parallel
+    {
+#pragma omp for schedule(static) nowait
+        for (int64_t b = 0; b < nblk; ++b) {
+            const int64_t i = b * BLK;
+            if (i + PF + BLK <= total)
+                for (int64_t u = 0; u < BLK; u += 16) _mm_prefetch(reinterpret_cast<const char*>(x + i + PF + u), _MM_HINT_T0);
+            _mm512_stream_ps(out + i, _mm512_max_ps(_mm512_load_ps(x + i), zero));
+            _mm512_stream_ps(out + i + 16, _mm512_max_ps(_mm512_load_ps(x + i + 16), zero));
+            _mm512_stream_ps(out + i + 32, _mm512_max_ps(_mm512_load_ps(x + i + 32), zero));
+            _mm512_stream_ps(out + i + 48, _mm512_max_ps(_mm512_load_ps(x + i + 48), zero));
+        }
+        _mm_sfence();  // each thread fences its own streaming stores before the region's barrier
     }
-    for (int64_t i = nvec * VW; i < total; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
-    _mm_sfence();
+#else
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < nblk * BLK; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+#endif
+    for (int64_t i = nblk * BLK; i < total; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }

@@ -1,9 +1,11 @@
 // Fast row softmax: vectorised max, a vectorised Cephes-style expf (range reduction + degree-6
-// polynomial, ~1 ulp), vector sums, one multiply pass; OpenMP over rows.
+// polynomial, ~1 ulp), vector sums, one multiply pass; OpenMP over rows. Needs AVX2 + FMA; plain
+// scalar fallback otherwise.
 #include <cmath>
 #include <cstdint>
 #include <immintrin.h>
 
+#if defined(__AVX2__) && defined(__FMA__)
 namespace {
 // exp(x) for x <= 0 (inputs are x - rowmax), 8 lanes, AVX2 + FMA.
 inline __m256 exp256(__m256 x) {
@@ -90,3 +92,25 @@ extern "C" void evokernel_forward(
         for (int64_t j = cv; j < cols; ++j) orow[j] *= inv;
     }
 }
+#else
+extern "C" void evokernel_forward(
+    const float* __restrict x,
+    float* __restrict out) {
+    constexpr int64_t rows = evokernel_task::x_shape[0];
+    constexpr int64_t cols = evokernel_task::x_shape[1];
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x + r * cols;
+        float* orow = out + r * cols;
+        float m = xr[0];
+        for (int64_t j = 1; j < cols; ++j) m = xr[j] > m ? xr[j] : m;
+        float sum = 0.0f;
+        for (int64_t j = 0; j < cols; ++j) {
+            orow[j] = std::exp(xr[j] - m);
+            sum += orow[j];
+        }
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < cols; ++j) orow[j] *= inv;
+    }
+}
+#endif
