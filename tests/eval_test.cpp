@@ -157,6 +157,31 @@ TEST(EvalFixtures, AbortReportsSignalAndStderr) {
   EXPECT_NE(fb.find("invariant violated"), std::string::npos) << fb;
 }
 
+// Regressions: writes just outside a buffer used to go unnoticed (only a canary after outputs).
+struct OutOfBoundsCase {
+  const char* kernel;
+  const char* failure;
+  const char* feedback_has;
+};
+
+class OutOfBounds : public ::testing::TestWithParam<OutOfBoundsCase> {};
+
+TEST_P(OutOfBounds, IsCaughtAndLocalised) {
+  auto r = EvalFixture(GetParam().kernel);
+  EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
+  EXPECT_EQ(r.json["failed_stage"], "correctness");
+  EXPECT_EQ(r.json["failure"], GetParam().failure) << r.json["feedback"];
+  EXPECT_NE(r.json["feedback"].get<std::string>().find(GetParam().feedback_has), std::string::npos) << r.json["feedback"];
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, OutOfBounds,
+    ::testing::Values(OutOfBoundsCase{"relu_write_before_output.cpp", "out_of_bounds", "before the start of output 'out'"},
+                      OutOfBoundsCase{"relu_write_past_input.cpp", "out_of_bounds", "past the end of argument 'x'"},
+                      OutOfBoundsCase{"relu_write_far_past_output.cpp", "output_overflow", "past the end of output 'out'"},
+                      OutOfBoundsCase{"relu_write_far_before_output.cpp", "out_of_bounds", "before the start of output 'out'"}),
+    [](const auto& i) { return std::string(i.param.kernel).substr(0, std::string(i.param.kernel).size() - 4); });
+
 TEST(EvalFixtures, HumanOutputSummarisesResult) {
   auto r = RunCli({"eval", "--task", "level1/12_relu", "--kernel", (FixturesDir() / "relu_throws.cpp").string(),
                    "--no-timing"});

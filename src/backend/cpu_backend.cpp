@@ -128,6 +128,18 @@ std::optional<std::string> ConstantDecl(const std::string& name, const nlohmann:
   return std::nullopt;
 }
 
+// Python spelling of a JSON value (True/False/None, tuples as lists), for comments.
+std::string PythonLiteral(const nlohmann::json& v) {
+  if (v.is_boolean()) return v.get<bool>() ? "True" : "False";
+  if (v.is_null()) return "None";
+  if (v.is_array()) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + PythonLiteral(v[i]);
+    return s + "]";
+  }
+  return v.dump();
+}
+
 std::string ParamType(const TaskArg& a) {
   std::string t(DTypeCType(a.dtype));
   return a.role == ArgRole::kOutput ? t + "*" : "const " + t + "*";
@@ -163,7 +175,7 @@ class CpuBackend final : public Backend {
       std::string role(ArgRoleName(a.role));
       h << "//   " << a.name << std::string(w - a.name.size() + 2, ' ') << role
         << std::string(8 - role.size(), ' ') << DTypeName(a.dtype) << " " << ShapeString(a.shape)
-        << "  (" << a.source << ")\n";
+        << (a.shape.empty() ? " (0-dim: one element)" : "") << "  (" << a.source << ")\n";
     }
     h << "//\n"
          "// All tensors are contiguous, row-major (C order), 64-byte aligned and non-overlapping.\n"
@@ -172,7 +184,7 @@ class CpuBackend final : public Backend {
          "// state between calls. The number of threads available is omp_get_max_threads().\n";
     if (!spec.init_inputs.empty()) {
       h << "// The PyTorch module was built as Model(";
-      for (size_t i = 0; i < spec.init_inputs.size(); ++i) h << (i ? ", " : "") << spec.init_inputs[i].dump();
+      for (size_t i = 0; i < spec.init_inputs.size(); ++i) h << (i ? ", " : "") << PythonLiteral(spec.init_inputs[i]);
       h << ").\n";
     }
     h << "\n#pragma once\n#include <cstddef>\n#include <cstdint>\n\nnamespace evokernel_task {\n";

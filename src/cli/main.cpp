@@ -108,9 +108,13 @@ void PrintHuman(const EvalResult& r, const TaskSpec& spec) {
         max_rel = std::max(max_rel, o.max_rel_err);
       }
     }
-    std::cout << fmt::format("correctness  {}/{} trials passed (max abs err {:.3g}, max rel err {:.3g}; atol {:g}, rtol {:g})\n",
-                             passed, r.settings.value("correctness_trials", 0), max_abs, max_rel,
-                             r.settings.value("atol", 0.0), r.settings.value("rtol", 0.0));
+    int planned = r.settings.value("correctness_trials", 0);
+    if (passed == r.trials.size())
+      std::cout << fmt::format("correctness  {}/{} trials passed (max abs err {:.3g}, max rel err {:.3g}; atol {:g}, rtol {:g})\n",
+                               passed, planned, max_abs, max_rel, r.settings.value("atol", 0.0), r.settings.value("rtol", 0.0));
+    else
+      std::cout << fmt::format("correctness  failed at trial {} of {} (atol {:g}, rtol {:g})\n", r.trials.size(), planned,
+                               r.settings.value("atol", 0.0), r.settings.value("rtol", 0.0));
   }
   if (r.timed) {
     std::cout << fmt::format("kernel       median {} (IQR {}, mean {}, n={})\n", Ms(r.kernel_ns.median),

@@ -5,18 +5,22 @@
 namespace evokernel {
 
 void Poison(Tensor& t) {
-  int64_t n = t.numel();
+  PoisonElements(t.dtype(), t.data(), t.numel());
   std::byte* p = t.data();
-  switch (t.dtype()) {
+  if (t.capacity() > t.nbytes()) std::memset(p + t.nbytes(), kCanaryByte, t.capacity() - t.nbytes());
+}
+
+void PoisonElements(DType dtype, std::byte* p, int64_t n) {
+  switch (dtype) {
     case DType::kFloat32:
     case DType::kInt32: {
-      uint32_t v = t.dtype() == DType::kFloat32 ? kPoisonF32 : kPoisonI32;
+      uint32_t v = dtype == DType::kFloat32 ? kPoisonF32 : kPoisonI32;
       for (int64_t i = 0; i < n; ++i) std::memcpy(p + 4 * i, &v, 4);
       break;
     }
     case DType::kFloat64:
     case DType::kInt64: {
-      uint64_t v = t.dtype() == DType::kFloat64 ? kPoisonF64 : kPoisonI64;
+      uint64_t v = dtype == DType::kFloat64 ? kPoisonF64 : kPoisonI64;
       for (int64_t i = 0; i < n; ++i) std::memcpy(p + 8 * i, &v, 8);
       break;
     }
@@ -25,7 +29,6 @@ void Poison(Tensor& t) {
       std::memset(p, kPoisonByte, static_cast<size_t>(n));
       break;
   }
-  if (t.capacity() > t.nbytes()) std::memset(p + t.nbytes(), kCanaryByte, t.capacity() - t.nbytes());
 }
 
 bool IsPoison(const Tensor& t, int64_t i) {

@@ -21,6 +21,8 @@ constexpr uint8_t kCanaryByte = 0xCD;
 
 // Fills all nbytes() of t with the poison pattern and the slack after it with canary bytes.
 void Poison(Tensor& t);
+// Fills `numel` elements of `dtype` at `p` with the poison pattern.
+void PoisonElements(DType dtype, std::byte* p, int64_t numel);
 // Whether element i still holds the poison pattern.
 bool IsPoison(const Tensor& t, int64_t i);
 // Whether the canary bytes after the data are intact.

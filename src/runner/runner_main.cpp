@@ -5,8 +5,8 @@
 // Speaks the framed protocol (src/common/wire.h) on stdin/stdout with the verifier:
 //   <- {"ok": true, "ready": true}              after loading (or ok=false, kind=load_error)
 //   -> {"cmd": "spec", "args": [{name, role, dtype, shape}, ...]}
-//   -> {"cmd": "run"} + input and param tensors  <- outputs + {elapsed_ns, unwritten canary
-//                                                   overflow list, modified_inputs list}
+//   -> {"cmd": "run"} + input and param tensors  <- outputs + {elapsed_ns, canary: [{name,
+//                                                   side, role}], modified_inputs: [name]}
 //   -> {"cmd": "time", "warmup", "trials", "flush_bytes"}  <- {"times_ns": [...]} on the last
 //                                                   inputs received
 //   -> {"cmd": "quit"}
@@ -25,6 +25,7 @@
 #include "common/poison.h"
 #include "common/wire.h"
 #include "runner/device.h"
+#include "runner/guarded_buffer.h"
 
 namespace evokernel::runner {
 namespace {
@@ -93,46 +94,58 @@ class Runner {
     if (dev_->NumArgs() != static_cast<int>(args_.size()))
       return InvalidArgument("the kernel was built for " + std::to_string(dev_->NumArgs()) +
                              " arguments but the spec has " + std::to_string(args_.size()));
-    outputs_.clear();
-    for (const auto& a : args_)
-      if (a.output) outputs_.emplace_back(a.name, a.dtype, a.shape, kCanaryBytes);
+    bufs_.clear();
+    n_out_ = 0;
+    for (const auto& a : args_) {
+      bufs_.push_back(std::make_unique<GuardedBuffer>(a.name, static_cast<size_t>(NumElements(a.shape)) * DTypeSize(a.dtype), a.output));
+      if (!bufs_.back()->valid()) return InvalidArgument("cannot map a buffer for argument '" + a.name + "'");
+      n_out_ += a.output;
+    }
     return Status::Ok();
   }
 
   Status OnRun(std::vector<Tensor> in) {
-    size_t n_in = args_.size() - outputs_.size();
+    size_t n_in = args_.size() - n_out_;
     if (in.size() != n_in)
       return InvalidArgument("run: got " + std::to_string(in.size()) + " tensors, expected " + std::to_string(n_in));
     for (size_t i = 0; i < n_in; ++i) {
       if (in[i].dtype() != args_[i].dtype || in[i].shape() != args_[i].shape)
         return InvalidArgument("run: tensor " + std::to_string(i) + " does not match the spec");
+      std::memcpy(bufs_[i]->data(), in[i].data(), in[i].nbytes());
     }
-    inputs_ = std::move(in);
-    pristine_.clear();
-    for (const auto& t : inputs_) pristine_.push_back(t.Clone());
-    for (auto& o : outputs_) Poison(o);
+    pristine_ = std::move(in);  // the frame's own copies: what the inputs must still equal
+    for (size_t i = 0; i < args_.size(); ++i) {
+      bufs_[i]->FillCanaries();
+      if (args_[i].output) PoisonElements(args_[i].dtype, bufs_[i]->data(), NumElements(args_[i].shape));
+    }
     std::vector<void*> ptrs = Pointers();
     auto t0 = Clock::now();
     EVK_RETURN_IF_ERROR(dev_->Call(ptrs.data()));
     auto t1 = Clock::now();
-    nlohmann::json overflow = nlohmann::json::array(), modified = nlohmann::json::array();
-    for (const auto& o : outputs_)
-      if (!CanaryIntact(o)) overflow.push_back(o.name());
-    for (size_t i = 0; i < inputs_.size(); ++i)
-      if (std::memcmp(inputs_[i].data(), pristine_[i].data(), inputs_[i].nbytes()) != 0)
+    nlohmann::json canary = nlohmann::json::array(), modified = nlohmann::json::array();
+    for (size_t i = 0; i < args_.size(); ++i) {
+      std::string side = bufs_[i]->CanaryViolation();
+      if (!side.empty())
+        canary.push_back({{"name", args_[i].name}, {"side", side}, {"role", args_[i].output ? "output" : "input"}});
+      if (i < n_in && std::memcmp(bufs_[i]->data(), pristine_[i].data(), pristine_[i].nbytes()) != 0)
         modified.push_back(args_[i].name);
+    }
     std::vector<Tensor> outs;
-    for (const auto& o : outputs_) outs.push_back(o.Clone());
+    for (size_t i = n_in; i < args_.size(); ++i) {
+      Tensor t(args_[i].name, args_[i].dtype, args_[i].shape);
+      std::memcpy(t.data(), bufs_[i]->data(), t.nbytes());
+      outs.push_back(std::move(t));
+    }
     Reply({{"ok", true},
            {"elapsed_ns", std::chrono::duration<double, std::nano>(t1 - t0).count()},
-           {"overflow", overflow},
+           {"canary", canary},
            {"modified_inputs", modified}},
           std::move(outs));
     return Status::Ok();
   }
 
   Status OnTime(const nlohmann::json& h) {
-    if (inputs_.empty() && args_.size() != outputs_.size()) return InvalidArgument("time: no inputs yet");
+    if (pristine_.empty() && n_out_ != args_.size()) return InvalidArgument("time: no inputs yet");
     int warmup = h.value("warmup", 3), trials = h.value("trials", 10);
     size_t flush_bytes = h.value("flush_bytes", size_t{0});
     std::vector<char> flush(flush_bytes);
@@ -156,15 +169,16 @@ class Runner {
 
   std::vector<void*> Pointers() {
     std::vector<void*> p;
-    for (auto& t : inputs_) p.push_back(t.data());
-    for (auto& t : outputs_) p.push_back(t.data());
+    for (auto& b : bufs_) p.push_back(b->data());
     return p;
   }
 
   int out_fd_;
   std::unique_ptr<Device> dev_;
   std::vector<ArgSpec> args_;
-  std::vector<Tensor> inputs_, pristine_, outputs_;
+  std::vector<std::unique_ptr<GuardedBuffer>> bufs_;  // one per argument, contract order
+  size_t n_out_ = 0;
+  std::vector<Tensor> pristine_;  // inputs as received, for the modification check
 };
 
 int Main(int argc, char** argv) {
@@ -189,6 +203,7 @@ int Main(int argc, char** argv) {
     (void)WriteFrame(out_fd, f);
     return 3;
   };
+  InstallGuardHandler();
   auto dev = MakeDevice(backend);
   if (!dev.ok()) return fail(dev.status());
   if (Status st = (*dev)->Load(artifact); !st.ok()) return fail(st);

@@ -47,6 +47,8 @@ OutputReport CompareOutput(const Tensor& expected, const Tensor& got, double ato
     }
     double e = expected.GetAsDouble(i), g = got.GetAsDouble(i);
     if (!floating) {
+      r.max_abs_err = std::max(r.max_abs_err, std::fabs(g - e));
+      if (std::fabs(e) > 0) r.max_rel_err = std::max(r.max_rel_err, std::fabs(g - e) / std::fabs(e));
       if (e != g) note_mismatch(i, e, g, std::fabs(g - e) + 1);
       continue;
     }
@@ -110,7 +112,8 @@ std::string OutputReport::Describe() const {
   std::ostringstream s;
   s << "output '" << name << "' " << DTypeName(dtype) << ShapeString(shape) << ": ";
   if (passed) {
-    s << "matches (max abs err " << Num(max_abs_err) << ", max rel err " << Num(max_rel_err) << ")";
+    s << "matches (max abs err " << Num(max_abs_err) << ", max rel err " << Num(max_rel_err)
+      << " where |expected| > " << Num(atol) << ")";
     return s.str();
   }
   s << mismatches << " of " << numel << " elements wrong";
@@ -118,7 +121,10 @@ std::string OutputReport::Describe() const {
     s << " (tolerance |got - expected| <= " << Num(atol) << " + " << Num(rtol) << " * |expected|)";
   else
     s << " (integer output: must match exactly)";
-  s << "; max abs err " << Num(max_abs_err) << ", max rel err " << Num(max_rel_err);
+  // The error maxima cover elements that were written and finite; say so when others exist.
+  bool partial = unwritten > 0 || nonfinite_mismatches > 0;
+  s << "; max abs err " << Num(max_abs_err) << (partial ? " (over written, finite elements)" : "")
+    << ", max rel err " << Num(max_rel_err) << " (where |expected| > " << (IsFloating(dtype) ? Num(atol) : "0") << ")";
   s << "; worst at " << IndexString(shape, worst_index) << ": expected " << Num(worst_expected)
     << ", got " << (std::isnan(worst_got) && unwritten ? std::string("<unwritten>") : Num(worst_got));
   s << "; first at " << IndexString(shape, first_index);

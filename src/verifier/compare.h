@@ -19,9 +19,9 @@ struct OutputReport {
   int64_t numel = 0;
   int64_t mismatches = 0;     // elements outside tolerance (unwritten and non-finite included)
   int64_t unwritten = 0;      // elements still holding the poison pattern
-  int64_t nonfinite_mismatches = 0;  // NaN/Inf where the reference has none, or vice versa
-  double max_abs_err = 0;     // over finite element pairs
-  double max_rel_err = 0;     // |got - exp| / |exp| over elements with |exp| > atol
+  int64_t nonfinite_mismatches = 0;  // written elements whose NaN/Inf differ from the reference
+  double max_abs_err = 0;     // over written, finite element pairs
+  double max_rel_err = 0;     // |got - exp| / |exp| over those with |exp| > atol (> 0 for ints)
   int64_t worst_index = -1;   // element violating the tolerance the most
   double worst_expected = 0, worst_got = 0;
   int64_t first_index = -1;   // first mismatching element

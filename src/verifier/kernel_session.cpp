@@ -66,6 +66,7 @@ std::string KernelSession::StderrTail() const {
 }
 
 Status KernelSession::Failure(const Status& io, const char* what) {
+  failure_category_ = io.code() == StatusCode::kTimeout ? "timeout" : "runtime_error";
   if (io.code() == StatusCode::kTimeout) {
     proc_->Kill();
     std::string tail = StderrTail();
@@ -78,6 +79,16 @@ Status KernelSession::Failure(const Status& io, const char* what) {
   std::string tail = StderrTail();
   std::string msg = std::string("the kernel process died while ") + what + " (" + exit->Describe() + ")";
   if (exit->exited && exit->exit_code == 0) msg = std::string("the kernel exited the process while ") + what;
+  if (exit->exited && exit->exit_code == kRunnerOutOfBoundsExit) {
+    // The runner's fault handler printed which argument's guard page was hit.
+    size_t p = tail.find("out_of_bounds: ");
+    failure_category_ = tail.find("past the end of output", p == std::string::npos ? 0 : p) != std::string::npos
+                            ? "output_overflow"
+                            : "out_of_bounds";
+    msg = p == std::string::npos ? "the kernel accessed memory outside its arguments"
+                                 : tail.substr(p + 15, tail.find('\n', p) - p - 15);
+    msg += std::string(" while ") + what;
+  }
   return Status(StatusCode::kRuntimeError, msg + (tail.empty() ? "" : "\nkernel stderr:\n" + tail));
 }
 
@@ -89,6 +100,7 @@ Result<Frame> KernelSession::Exchange(Frame request, std::chrono::milliseconds t
   auto reply = reader_->Read(Clock::now() + timeout);
   if (!reply.ok()) return Failure(reply.status(), what);
   if (!reply->header.value("ok", false)) {
+    failure_category_ = "runtime_error";
     std::string tail = StderrTail();
     return Status(StatusCode::kRuntimeError, reply->header.value("error", std::string("runner error")) +
                                                  (tail.empty() ? "" : "\nkernel stderr:\n" + tail));
@@ -104,7 +116,8 @@ Result<RunReply> KernelSession::Run(std::vector<Tensor> inputs, std::chrono::mil
   RunReply r;
   r.outputs = std::move(f.tensors);
   r.elapsed_ns = f.header.value("elapsed_ns", 0.0);
-  r.overflow = f.header.value("overflow", std::vector<std::string>{});
+  for (const auto& c : f.header.value("canary", nlohmann::json::array()))
+    r.canary.push_back({c.value("name", ""), c.value("side", ""), c.value("role", "") == "output"});
   r.modified_inputs = f.header.value("modified_inputs", std::vector<std::string>{});
   return r;
 }

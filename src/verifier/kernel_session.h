@@ -20,10 +20,19 @@
 
 namespace evokernel {
 
+// Exit code of evokernel-runner when the kernel touched a guard page (runner/guarded_buffer.h).
+constexpr int kRunnerOutOfBoundsExit = 86;
+
+struct CanaryHit {
+  std::string name;
+  std::string side;  // "before" or "after" the argument's data
+  bool output = false;
+};
+
 struct RunReply {
   std::vector<Tensor> outputs;
   double elapsed_ns = 0;
-  std::vector<std::string> overflow;         // outputs whose canary was overwritten
+  std::vector<CanaryHit> canary;             // bytes written just outside an argument
   std::vector<std::string> modified_inputs;  // inputs/params changed by the call
 };
 
@@ -43,6 +52,10 @@ class KernelSession {
 
   // One call on fresh inputs (inputs + params in contract order).
   Result<RunReply> Run(std::vector<Tensor> inputs, std::chrono::milliseconds timeout);
+  // Category of the last failure: "out_of_bounds" when the runner caught an access to a guard
+  // page, else "timeout" or "runtime_error" by the Status code.
+  const std::string& failure_category() const { return failure_category_; }
+
   // Latencies in ns of repeated calls on the inputs of the last Run.
   Result<std::vector<double>> Time(int warmup, int trials, size_t flush_bytes,
                                    std::chrono::milliseconds timeout);
@@ -57,6 +70,7 @@ class KernelSession {
   std::filesystem::path stderr_path_;
   std::unique_ptr<Subprocess> proc_;
   std::unique_ptr<FrameReader> reader_;
+  std::string failure_category_;
 };
 
 }  // namespace evokernel

@@ -38,7 +38,8 @@ std::string CpuModel() {
 }
 
 // Failure category of a kernel session error.
-std::string Category(const Status& st) {
+std::string Category(const Status& st, const KernelSession* session = nullptr) {
+  if (session && !session->failure_category().empty()) return session->failure_category();
   return st.code() == StatusCode::kTimeout ? "timeout" : "runtime_error";
 }
 
@@ -194,7 +195,7 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
       if (!IsKernelFault(st)) return st;
       r.feasible = false;
       r.failed_stage = Stage::kTiming;
-      r.failure = Category(st);
+      r.failure = Category(st, session->get());
       r.feedback = "the kernel passed correctness but failed while being timed: " + st.message();
     }
   }
@@ -219,18 +220,21 @@ Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, d
       if (!IsKernelFault(run.status())) return run.status();
       r.trials.push_back(tr);
       r.failed_stage = Stage::kCorrectness;
-      r.failure = Category(run.status());
+      r.failure = Category(run.status(), &session);
       r.feedback = where + ": " + run.status().message();
       return false;
     }
     elapsed.push_back(run->elapsed_ns);
-    if (!run->overflow.empty()) {
+    if (!run->canary.empty()) {
+      const CanaryHit& hit = run->canary[0];
       r.trials.push_back(tr);
       r.failed_stage = Stage::kCorrectness;
-      r.failure = "output_overflow";
-      r.feedback = where + ": the kernel wrote past the end of output '" + run->overflow[0] + "'";
+      bool past_output = hit.output && hit.side == "after";
+      r.failure = past_output ? "output_overflow" : "out_of_bounds";
+      r.feedback = where + ": the kernel wrote " + (hit.side == "after" ? "past the end of " : "before the start of ") +
+                   (hit.output ? "output '" : "argument '") + hit.name + "'";
       for (const auto& a : spec_.args)
-        if (a.name == run->overflow[0])
+        if (a.name == hit.name)
           r.feedback += " (it has " + std::to_string(NumElements(a.shape)) + " elements, shape " +
                         ShapeString(a.shape) + ")";
       return false;
