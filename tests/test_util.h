@@ -23,7 +23,9 @@ inline std::filesystem::path KernelsDir() { return TestDir() / "kernels"; }
 inline void UsePrivateCache() {
   static const std::string dir = [] {
     auto d = MakeTempDir("evokernel-test-cache-");
-    return d.ok() ? d->string() : std::string("/tmp/evokernel-test-cache");
+    std::string path = d.ok() ? d->string() : std::string("/tmp/evokernel-test-cache");
+    static ScopedDir cleanup(path);  // removed when the test binary exits
+    return path;
   }();
   setenv("EVOKERNEL_CACHE_DIR", dir.c_str(), 1);
 }
