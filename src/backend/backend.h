@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "anticheat/anticheat.h"
 #include "common/status.h"
 #include "task/task.h"
 
@@ -29,10 +30,15 @@ struct BuildOptions {
   std::filesystem::path cache_dir;  // empty: CacheDir()/builds
   bool use_cache = true;
   std::chrono::seconds timeout{120};
+  // Anti-cheat rules on the source (before compiling) and the built object (after). Turning
+  // them off is for testing the runtime sandbox only; results record it.
+  bool static_check = true;
 };
 
 struct BuildResult {
   bool ok = false;
+  bool check_failed = false;       // refused by the anti-cheat rules (see check)
+  CheckReport check;
   std::filesystem::path artifact;  // the built object (a shared library for cpu)
   std::string hash;                // cache key: sha256 of source, contract, flags, toolchain
   bool cached = false;             // true when the artifact came from the cache
@@ -51,8 +57,9 @@ class Backend {
   // the same text byte for byte.
   virtual std::string Contract(const TaskSpec& spec) const = 0;
 
-  // Builds `source` against the contract of `spec`. Thread-safe; concurrent builds of the same
-  // source are safe (the cache is filled by atomic rename).
+  // Checks and builds `source` against the contract of `spec`: anti-cheat rules on the source,
+  // compile, anti-cheat rules on the object. Thread-safe; concurrent builds of the same source
+  // are safe (the cache is filled by atomic rename).
   virtual Result<BuildResult> Build(const TaskSpec& spec, std::string_view source,
                                     const BuildOptions& options) = 0;
 

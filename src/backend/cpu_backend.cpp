@@ -236,8 +236,9 @@ class CpuBackend final : public Backend {
     std::string flags;
     for (const auto& f : Flags()) flags += f + " ";
     BuildResult r;
-    r.hash = Sha256Hex("cpu\n" + version + "\n" + CpuIdentity() + "\n" + flags + "\n" + header +
-                       "\n" + entry + "\n" + std::string(source));
+    r.hash = Sha256Hex("cpu\n" + version + "\n" + CpuIdentity() + "\n" + flags + "\n" +
+                       (options.static_check ? "check:v1\n" : "nocheck\n") + header + "\n" + entry +
+                       "\n" + std::string(source));
     fs::path root = options.cache_dir.empty() ? CacheDir() / "builds" : options.cache_dir;
     fs::path final_dir = root / r.hash;
     std::error_code ec;
@@ -248,6 +249,10 @@ class CpuBackend final : public Backend {
         try {
           auto rec = nlohmann::json::parse(*j);
           r.ok = rec.at("ok").get<bool>();
+          r.check_failed = rec.value("check_failed", false);
+          for (const auto& f : rec.value("check", nlohmann::json::array()))
+            r.check.findings.push_back({f.value("rule", ""), f.value("symbol", ""), f.value("line", 0),
+                                        f.value("excerpt", ""), f.value("message", "")});
           r.command = rec.value("command", "");
           r.feedback = rec.value("feedback", "");
           r.log = rec.value("log", "");
@@ -267,6 +272,39 @@ class CpuBackend final : public Backend {
     EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kHeaderName, header));
     EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kKernelName, source));
     EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kEntryName, entry));
+
+    auto publish = [&](BuildResult& res) -> Result<BuildResult> {
+      nlohmann::json rec = {{"ok", res.ok},          {"check_failed", res.check_failed},
+                            {"check", res.check.ToJson()}, {"command", res.command},
+                            {"feedback", res.feedback}, {"log", res.log},
+                            {"seconds", res.seconds}, {"compiler", version},
+                            {"hash", res.hash},      {"task", spec.ref.id}};
+      EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / "build.json", rec.dump(2)));
+      // Publish atomically; if another process won the race, its identical result is used.
+      fs::rename(dir, final_dir, ec);
+      if (ec && !fs::exists(final_dir / "build.json"))
+        return IoError("cannot publish build into " + final_dir.string() + ": " + ec.message());
+      res.artifact = final_dir / "kernel.so";
+      return res;
+    };
+
+    if (options.static_check) {
+      // Anti-cheat, layer 1: forbidden includes in the raw text, forbidden names in the
+      // preprocessed kernel (macros expanded).
+      ScanIncludes(source, r.check);
+      SpawnOptions pp;
+      pp.argv = {cxx, "-std=c++17", "-march=native", "-fopenmp", "-E", "-I.", "-include", kHeaderName, kKernelName};
+      pp.cwd = dir.string();
+      pp.limits.cpu_seconds = 60;
+      EVK_ASSIGN_OR_RETURN(auto pr, RunCommand(pp, std::chrono::seconds(60), "", size_t{256} << 20));
+      // A preprocessing error is a compile error: the compiler reports it below.
+      if (pr.exit.ok()) ScanPreprocessed(pr.out, kKernelName, source, r.check);
+      if (!r.check.ok()) {
+        r.check_failed = true;
+        r.feedback = r.check.Feedback();
+        return publish(r);
+      }
+    }
 
     SpawnOptions so;
     so.argv = {cxx};
@@ -305,18 +343,16 @@ class CpuBackend final : public Backend {
     }
     // Strip private paths from the stored log too.
     r.log = TrimCompilerOutput(r.log, dir.string(), 400, 64000);
-
-    nlohmann::json rec = {{"ok", r.ok},         {"command", r.command}, {"feedback", r.feedback},
-                          {"log", r.log},       {"seconds", r.seconds}, {"compiler", version},
-                          {"hash", r.hash},     {"task", spec.ref.id}};
-    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / "build.json", rec.dump(2)));
-    // Publish atomically; if another process won the race, its identical result is used.
-    fs::rename(dir, final_dir, ec);
-    if (ec && !fs::exists(final_dir / "build.json")) {
-      return IoError("cannot publish build into " + final_dir.string() + ": " + ec.message());
+    if (r.ok && options.static_check) {
+      // Anti-cheat, layer 2: what the object imports and links.
+      EVK_RETURN_IF_ERROR(ScanObject(dir / "kernel.so", r.check));
+      if (!r.check.ok()) {
+        r.ok = false;
+        r.check_failed = true;
+        r.feedback = r.check.Feedback();
+      }
     }
-    r.artifact = final_dir / "kernel.so";
-    return r;
+    return publish(r);
   }
 
   std::vector<std::string> RunnerCommand(const BuildResult& build, int threads) const override {

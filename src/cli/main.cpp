@@ -80,10 +80,11 @@ struct EvalArgs {
   Common c;
   std::string task, kernel, backend = "cpu", output;
   int trials = 3, timing_trials = 0, warmup = 3;
-  bool no_timing = false, no_cache = false;
+  bool no_timing = false, no_cache = false, no_static_check = false;
   int64_t seed = -1;
   double atol = -1, rtol = -1, timeout_s = 30, budget_s = 0.25;
   int64_t flush_bytes = -1;
+  double memory_limit_gib = 8;
 };
 
 std::string Ms(double ns) { return fmt::format("{:.4g} ms", ns / 1e6); }
@@ -153,6 +154,8 @@ int RunEval(const EvalArgs& a) {
   if (a.flush_bytes >= 0) vo.flush_bytes = static_cast<size_t>(a.flush_bytes);
   vo.call_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
   vo.build.use_cache = !a.no_cache;
+  vo.build.static_check = !a.no_static_check;
+  vo.limits.address_space_bytes = static_cast<uint64_t>(a.memory_limit_gib * double(uint64_t{1} << 30));
   if (progress) vo.on_stage = [](Stage s) { std::cerr << StageName(s) << "...\n"; };
 
   Verifier verifier(**backend, *oracle, spec, vo);
@@ -295,7 +298,12 @@ int main(int argc, char** argv) {
   eval->add_option("--rtol", ea.rtol, "Relative tolerance (default: the task's, 1e-4 for fp32)");
   eval->add_option("--timeout", ea.timeout_s, "Seconds one kernel call may take")->default_val(30);
   eval->add_option("--flush-bytes", ea.flush_bytes, "Bytes written between timed calls to flush caches (default: L3 size; 0 disables)");
+  eval->add_option("--memory-limit", ea.memory_limit_gib, "Address-space limit of the kernel process, GiB")
+      ->default_val(8)
+      ->check(CLI::Range(0.25, 1024.0));
   eval->add_flag("--no-cache", ea.no_cache, "Rebuild even if the build cache has this kernel");
+  eval->add_flag("--no-static-check", ea.no_static_check,
+                 "Skip the anti-cheat source/object rules (for testing the runtime sandbox; the result records it)");
   eval->add_option("--output,-o", ea.output, "Also write the JSON result to this file");
   AddCommon(eval, ea.c, true);
 

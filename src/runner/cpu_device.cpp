@@ -1,6 +1,7 @@
 #include <dlfcn.h>
 
 #include <exception>
+#include <new>
 
 #include "runner/device.h"
 
@@ -27,6 +28,9 @@ class CpuDevice final : public Device {
   Status Call(void* const* args) override {
     try {
       entry_(args);
+    } catch (const std::bad_alloc& e) {
+      return Status(StatusCode::kRuntimeError, std::string("memory_limit: the kernel could not allocate memory (") +
+                                                   e.what() + "); the kernel process may use at most --memory-limit GiB of address space");
     } catch (const std::exception& e) {
       return Status(StatusCode::kRuntimeError, std::string("the kernel threw an exception: ") + e.what());
     } catch (...) {

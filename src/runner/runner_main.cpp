@@ -26,6 +26,7 @@
 #include "common/wire.h"
 #include "runner/device.h"
 #include "runner/guarded_buffer.h"
+#include "runner/sandbox.h"
 
 namespace evokernel::runner {
 namespace {
@@ -206,9 +207,18 @@ int Main(int argc, char** argv) {
   InstallGuardHandler();
   auto dev = MakeDevice(backend);
   if (!dev.ok()) return fail(dev.status());
+  // Sandbox: no network at all where namespaces are permitted; seccomp always. The load phase
+  // confines the kernel library's static initialisers, the run phase everything after.
+  bool netns = EnterNetworkNamespace();
+  SandboxInfo load_phase = InstallSandbox(SandboxPhase::kLoad);
   if (Status st = (*dev)->Load(artifact); !st.ok()) return fail(st);
+  SandboxInfo run_phase = load_phase.seccomp ? InstallSandbox(SandboxPhase::kRun) : load_phase;
   Runner runner(out_fd, std::move(dev).value());
-  runner.Reply({{"ok", true}, {"ready", true}});
+  runner.Reply({{"ok", true},
+                {"ready", true},
+                {"sandbox", {{"seccomp", load_phase.seccomp && run_phase.seccomp},
+                             {"network_namespace", netns},
+                             {"error", load_phase.error.empty() ? run_phase.error : load_phase.error}}}});
   return runner.Loop();
 }
 

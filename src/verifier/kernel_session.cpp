@@ -8,7 +8,8 @@ namespace evokernel {
 using Clock = std::chrono::steady_clock;
 
 Result<std::unique_ptr<KernelSession>> KernelSession::Start(const SessionOptions& o,
-                                                            const TaskSpec& spec) {
+                                                            const TaskSpec& spec,
+                                                            std::string* failure_category) {
   auto s = std::unique_ptr<KernelSession>(new KernelSession());
   s->options_ = o;
   s->stderr_path_ = o.work_dir / "runner.stderr";
@@ -30,9 +31,14 @@ Result<std::unique_ptr<KernelSession>> KernelSession::Start(const SessionOptions
   s->reader_ = std::make_unique<FrameReader>(s->proc_->stdout_fd());
 
   auto ready = s->reader_->Read(Clock::now() + o.load_timeout);
-  if (!ready.ok()) return s->Failure(ready.status(), "loading the kernel");
+  if (!ready.ok()) {
+    Status st = s->Failure(ready.status(), "loading the kernel");
+    if (failure_category) *failure_category = s->failure_category_;
+    return st;
+  }
   if (!ready->header.value("ok", false))
     return Status(StatusCode::kRuntimeError, ready->header.value("error", "the kernel failed to load"));
+  s->sandbox_ = ready->header.value("sandbox", nlohmann::json::object());
 
   Frame req;
   nlohmann::json args = nlohmann::json::array();
@@ -89,6 +95,21 @@ Status KernelSession::Failure(const Status& io, const char* what) {
                                  : tail.substr(p + 15, tail.find('\n', p) - p - 15);
     msg += std::string(" while ") + what;
   }
+  if (exit->exited && exit->exit_code == kRunnerSandboxViolationExit) {
+    failure_category_ = "sandbox_violation";
+    size_t p = tail.find("sandbox_violation: ");
+    msg = (p == std::string::npos ? std::string("the kernel made a forbidden system call")
+                                   : "the kernel made a " + tail.substr(p + 19, tail.find('\n', p) - p - 19)) +
+          std::string(" while ") + what + " (kernels may not create processes, use the network or touch files)";
+  }
+  if (!exit->exited && exit->term_signal == SIGSYS) {
+    // SIGSYS delivered while the kernel had signals blocked (e.g. inside posix_spawn): the
+    // handler could not run, but the filter still stopped the call.
+    failure_category_ = "sandbox_violation";
+    msg = std::string("the kernel made a forbidden system call (SIGSYS) while ") + what +
+          " (kernels may not create processes, use the network or touch files)";
+  }
+  if (!exit->exited && exit->term_signal == SIGXCPU) failure_category_ = "timeout";
   return Status(StatusCode::kRuntimeError, msg + (tail.empty() ? "" : "\nkernel stderr:\n" + tail));
 }
 
@@ -100,7 +121,8 @@ Result<Frame> KernelSession::Exchange(Frame request, std::chrono::milliseconds t
   auto reply = reader_->Read(Clock::now() + timeout);
   if (!reply.ok()) return Failure(reply.status(), what);
   if (!reply->header.value("ok", false)) {
-    failure_category_ = "runtime_error";
+    std::string err = reply->header.value("error", std::string("runner error"));
+    failure_category_ = err.rfind("memory_limit:", 0) == 0 ? "memory_limit" : "runtime_error";
     std::string tail = StderrTail();
     return Status(StatusCode::kRuntimeError, reply->header.value("error", std::string("runner error")) +
                                                  (tail.empty() ? "" : "\nkernel stderr:\n" + tail));

@@ -22,6 +22,8 @@ namespace evokernel {
 
 // Exit code of evokernel-runner when the kernel touched a guard page (runner/guarded_buffer.h).
 constexpr int kRunnerOutOfBoundsExit = 86;
+// Exit code of evokernel-runner when the kernel made a forbidden system call (runner/sandbox.h).
+constexpr int kRunnerSandboxViolationExit = 87;
 
 struct CanaryHit {
   std::string name;
@@ -46,14 +48,19 @@ struct SessionOptions {
 
 class KernelSession {
  public:
+  // On failure, *failure_category (when given) receives the category (see failure_category()).
   static Result<std::unique_ptr<KernelSession>> Start(const SessionOptions& options,
-                                                      const TaskSpec& spec);
+                                                      const TaskSpec& spec,
+                                                      std::string* failure_category = nullptr);
   ~KernelSession();
 
   // One call on fresh inputs (inputs + params in contract order).
   Result<RunReply> Run(std::vector<Tensor> inputs, std::chrono::milliseconds timeout);
-  // Category of the last failure: "out_of_bounds" when the runner caught an access to a guard
-  // page, else "timeout" or "runtime_error" by the Status code.
+  // What the runner reported about its sandbox: {"seccomp": bool, "network_namespace": bool}.
+  const nlohmann::json& sandbox() const { return sandbox_; }
+
+  // Category of the last failure: "out_of_bounds" (guard page), "output_overflow",
+  // "sandbox_violation" (forbidden system call), "memory_limit", "timeout" or "runtime_error".
   const std::string& failure_category() const { return failure_category_; }
 
   // Latencies in ns of repeated calls on the inputs of the last Run.
@@ -71,6 +78,7 @@ class KernelSession {
   std::unique_ptr<Subprocess> proc_;
   std::unique_ptr<FrameReader> reader_;
   std::string failure_category_;
+  nlohmann::json sandbox_ = nlohmann::json::object();
 };
 
 }  // namespace evokernel

@@ -64,7 +64,7 @@ std::string_view StageName(Stage s) {
 ResourceLimits VerifyOptions::DefaultRunnerLimits() {
   ResourceLimits l;
   l.cpu_seconds = 600;
-  l.address_space_bytes = uint64_t{16} << 30;
+  l.address_space_bytes = uint64_t{8} << 30;
   l.file_size_bytes = uint64_t{16} << 20;
   l.disable_core_dumps = true;
   return l;
@@ -123,13 +123,15 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
                 {"correctness_trials", opt_.correctness_trials},
                 {"warmup", opt_.warmup},        {"flush_bytes", flush},
                 {"call_timeout_ms", opt_.call_timeout.count()},
-                {"overrides", spec_.ref.overrides}};
+                {"overrides", spec_.ref.overrides},
+                {"static_check", opt_.build.static_check}};
   r.env = EnvironmentStamp();
   r.env["toolchain"] = backend_.Toolchain();
   r.env["reference"] = spec_.env;
   r.env["threads"] = opt_.threads;
 
-  // check: anti-cheat rules slot in here; today only the trivially broken input is refused.
+  // check: trivially broken input here; the anti-cheat rules run inside Build, on the source
+  // before compiling and on the object after (they share its cache entry).
   auto t0 = Clock::now();
   if (source.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     r.failed_stage = Stage::kCheck;
@@ -144,6 +146,12 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   t0 = Clock::now();
   EVK_ASSIGN_OR_RETURN(r.build, backend_.Build(spec_, source, opt_.build));
   r.stage_seconds["compile"] = Since(t0);
+  if (r.build.check_failed) {
+    r.failed_stage = Stage::kCheck;
+    r.failure = "anti_cheat";
+    r.feedback = r.build.feedback;
+    return r;
+  }
   if (!r.build.ok) {
     r.failed_stage = Stage::kCompile;
     r.failure = "compile_error";
@@ -163,17 +171,22 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   so.work_dir = dir;
   so.limits = opt_.limits;
   so.load_timeout = std::max(opt_.call_timeout, milliseconds(10000));
-  auto session = KernelSession::Start(so, spec_);
+  std::string load_category;
+  auto session = KernelSession::Start(so, spec_, &load_category);
   r.stage_seconds["load"] = Since(t0);
   if (!session.ok()) {
     if (!IsKernelFault(session.status())) return session.status();
     r.failed_stage = Stage::kLoad;
-    r.failure = session.status().code() == StatusCode::kTimeout ? "timeout" : "load_error";
+    r.failure = session.status().code() == StatusCode::kTimeout ? "timeout"
+                : load_category == "runtime_error" || load_category.empty() ? "load_error"
+                                                                            : load_category;
     r.feedback = session.status().message();
     return r;
   }
 
   if (opt_.on_stage) opt_.on_stage(Stage::kCorrectness);
+  r.env["sandbox"] = (*session)->sandbox();
+
   // correctness
   t0 = Clock::now();
   std::vector<double> elapsed;
@@ -331,6 +344,7 @@ nlohmann::json EvalResult::ToJson() const {
       {"speedup_vs_baseline", timed ? nlohmann::json(speedup) : nlohmann::json(nullptr)},
       {"speedup_vs_baseline_mean", timed ? nlohmann::json(speedup_mean) : nlohmann::json(nullptr)},
       {"correctness_trials", trials_j},
+      {"check_findings", build.check.ToJson()},
       {"build", {{"ok", build.ok}, {"cached", build.cached}, {"seconds", build.seconds},
                  {"hash", build.hash}, {"command", build.command},
                  {"warnings", build.ok ? build.feedback : ""}}},

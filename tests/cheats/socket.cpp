@@ -1,0 +1,6 @@
+// expect: correctness/sandbox_violation (with --no-static-check)
+#include <sys/socket.h>
+extern "C" void evokernel_forward(const float* x, float* out) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  out[0] = x[0] + static_cast<float>(fd);
+}

@@ -1,0 +1,7 @@
+// expect: correctness/sandbox_violation (with --no-static-check): writes a file
+#include <cstdio>
+extern "C" void evokernel_forward(const float* x, float* out) {
+  FILE* f = std::fopen("/tmp/evokernel-cheat-was-here", "w");
+  if (f) std::fputs("cheat", f);
+  out[0] = x[0];
+}
