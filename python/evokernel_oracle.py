@@ -11,7 +11,10 @@ the task itself prints goes to stderr, never into the protocol stream.
 
 Commands (header "cmd"):
   describe                      -> contract: args (inputs, params, outputs), constants, ops
-  trial {seed}                  -> tensors: inputs, params, outputs for that seed
+  trial {seed, distribution}    -> tensors: inputs, params, outputs for that seed; distribution
+                                   "default" (the task's get_inputs) or a hidden one never shown
+                                   to models: "outliers" (0.5% of each float input's elements
+                                   scaled by 4..8) or "scaled" (float inputs times 2.5)
   time {seed, warmup, trials, flush_bytes} -> {"times_ns": [...]} for the eager baseline
   quit
 """
@@ -299,17 +302,65 @@ class Oracle:
                     calls.add(f.id)
         return sorted(calls - {"super", "__init__"})
 
-    def trial(self, seed):
+    @staticmethod
+    def _transform(inputs, distribution, seed, strength):
+        """Hidden input distributions: same shapes and dtypes, different values.
+
+        Only floating-point tensors change (integer targets, boolean masks and Python numbers
+        keep their meaning). Signs are preserved, so inputs that must stay positive do.
+        """
+        if distribution == "default":
+            return inputs
+        g = torch.Generator().manual_seed(seed * 7919 + 17)
+        out = []
+        for x in inputs:
+            if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel() > 0):
+                out.append(x)
+                continue
+            y = x.detach().clone().contiguous()
+            if distribution == "outliers":
+                n = max(1, y.numel() // 200)
+                idx = torch.randint(0, y.numel(), (n,), generator=g)
+                factor = 1 + (3 + 4 * torch.rand(n, generator=g, dtype=y.dtype)) * strength
+                y.view(-1)[idx] *= factor
+            elif distribution == "scaled":
+                y *= 1 + 1.5 * strength
+            else:
+                raise TaskError(f"unknown input distribution {distribution!r}")
+            out.append(y)
+        return out
+
+    @staticmethod
+    def _finite(tensors):
+        return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
+
+    def trial(self, seed, distribution="default"):
         _, model, inputs = self._build(seed)
         params = [(n, t.detach().clone()) for n, t in self._params(model)]
-        outs = self._forward(model, inputs)
+        used = distribution
+        if distribution == "default":
+            outs = self._forward(model, inputs)
+        else:
+            # A hidden distribution must stay a valid input: if it makes the reference
+            # non-finite where the task's own inputs do not, soften it, then give up on it.
+            base_finite = self._finite(self._forward(model, inputs))
+            for strength in (1.0, 0.5, 0.25):
+                candidate = self._transform(inputs, distribution, seed, strength)
+                outs = self._forward(model, candidate)
+                if not base_finite or self._finite(outs):
+                    inputs = candidate
+                    used = distribution if strength == 1.0 else f"{distribution}*{strength}"
+                    break
+            else:
+                outs = self._forward(model, inputs)
+                used = "default (fallback)"
         tensors = []
         for x in inputs:
             if isinstance(x, torch.Tensor):
                 tensors.append(x)
         tensors += [t for _, t in params]
         tensors += outs
-        return {"ok": True, "seed": seed, "num_outputs": len(outs)}, tensors
+        return {"ok": True, "seed": seed, "num_outputs": len(outs), "distribution": used}, tensors
 
     def time(self, seed, warmup, trials, flush_bytes):
         _, model, inputs = self._build(seed)
@@ -389,7 +440,7 @@ def main():
             if cmd == "describe":
                 _write(oracle.describe(int(req.get("seed", 0))))
             elif cmd == "trial":
-                header, tensors = oracle.trial(int(req["seed"]))
+                header, tensors = oracle.trial(int(req["seed"]), str(req.get("distribution", "default")))
                 _write(header, tensors)
             elif cmd == "time":
                 _write(oracle.time(int(req.get("seed", 0)), int(req.get("warmup", 3)),

@@ -82,7 +82,9 @@ TEST_P(KernelCase, IsJudgedAsItsNameSays) {
     EXPECT_GT(j["mean_ms"].get<double>(), 0);
     EXPECT_GT(j["baseline_mean_ms"].get<double>(), 0);
     EXPECT_GT(j["speedup_vs_baseline"].get<double>(), 0);
-    EXPECT_EQ(j["correctness_trials"].size(), 3u);
+    ASSERT_EQ(j["correctness_trials"].size(), 5u);
+    EXPECT_EQ(j["correctness_trials"][0]["distribution"], "default");
+    EXPECT_NE(j["correctness_trials"][4]["distribution"], "default");
   } else {
     EXPECT_FALSE(j["feasible"].get<bool>());
     EXPECT_EQ(j["failed_stage"], expect->stage) << j["feedback"];
@@ -142,10 +144,16 @@ TEST(EvalFixtures, PrintingToStdoutCannotForgeTheProtocol) {
   EXPECT_TRUE(r.json["feasible"].get<bool>());
 }
 
-TEST(EvalFixtures, ExitingKernelIsARuntimeError) {
-  auto r = EvalFixture("relu_exits.cpp");
+TEST(EvalFixtures, ExitingKernelIsRefusedStaticallyAndCaughtAtRunTime) {
+  auto s = EvalFixture("relu_exits.cpp");
+  EXPECT_EQ(s.exit_code, 1) << s.err;
+  EXPECT_EQ(s.json["failed_stage"], "check");
+  EXPECT_EQ(s.json["failure"], "anti_cheat");
+  EXPECT_NE(s.json["feedback"].get<std::string>().find("kernel.cpp:3: 'exit'"), std::string::npos) << s.json["feedback"];
+  auto r = EvalFixture("relu_exits.cpp", {"--no-static-check"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(r.json["failure"], "runtime_error");
+  EXPECT_FALSE(r.json["settings"]["static_check"].get<bool>());
   EXPECT_NE(r.json["feedback"].get<std::string>().find("exited the process"), std::string::npos) << r.json["feedback"];
 }
 

@@ -280,6 +280,14 @@ void ScanPreprocessed(std::string_view pp, std::string_view kernel_file, std::st
       while (b > 0 && (pp[b - 1] == ' ' || pp[b - 1] == '\t')) --b;
       bool after_scope = b >= 2 && pp[b - 1] == ':' && pp[b - 2] == ':';
       bool member = b >= 1 && (pp[b - 1] == '.' || (b >= 2 && pp[b - 1] == '>' && pp[b - 2] == '-'));
+      // `int read(` declares a function named read; `return read(` calls one.
+      if (b >= 1 && IsIdentChar(pp[b - 1])) {
+        size_t a = b;
+        while (a > 0 && IsIdentChar(pp[a - 1])) --a;
+        std::string_view prev = pp.substr(a, b - a);
+        if (prev != "return" && prev != "else" && prev != "do" && prev != "case" && prev != "throw")
+          called = false;
+      }
       std::string_view rule = r->rule;
       if (rule == "reference_library" && (ident == "at" || ident == "torch" || ident == "c10" ||
                                           ident == "aten" || ident == "Eigen" || ident == "xla"))
@@ -297,7 +305,10 @@ void ScanPreprocessed(std::string_view pp, std::string_view kernel_file, std::st
            ident == "listen" || ident == "connect" || ident == "accept" || ident == "recv") &&
           (!called || member))
         continue;
-      if ((ident == "constructor" || ident == "destructor" || ident == "init_priority") && !called)
+      // Attributes: __attribute__((constructor)), [[gnu::constructor]], init_priority(101).
+      bool in_attribute = b >= 1 && (pp[b - 1] == '(' || pp[b - 1] == ',');
+      if ((ident == "constructor" || ident == "destructor" || ident == "init_priority") &&
+          !(in_attribute || after_scope || called))
         continue;
       AddFinding(report, *r, std::string(ident), line, LineOf(source, line));
     } else {

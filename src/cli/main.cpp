@@ -79,7 +79,8 @@ Result<std::pair<std::unique_ptr<Oracle>, TaskSpec>> LoadTask(const std::string&
 struct EvalArgs {
   Common c;
   std::string task, kernel, backend = "cpu", output;
-  int trials = 3, timing_trials = 0, warmup = 3;
+  int trials = 5, hidden_trials = 2, timing_trials = 0, warmup = 3;
+  double noise_threshold = 0.05;
   bool no_timing = false, no_cache = false, no_static_check = false;
   int64_t seed = -1;
   double atol = -1, rtol = -1, timeout_s = 30, budget_s = 0.25;
@@ -144,6 +145,8 @@ int RunEval(const EvalArgs& a) {
   VerifyOptions vo;
   vo.threads = a.c.threads;
   vo.correctness_trials = a.trials;
+  vo.hidden_trials = a.hidden_trials;
+  vo.noise_threshold = a.noise_threshold;
   vo.timing = !a.no_timing;
   vo.timing_trials = a.timing_trials;
   vo.timing_budget_s = a.budget_s;
@@ -288,7 +291,16 @@ int main(int argc, char** argv) {
   eval->add_option("--task,-t", ea.task, "Task id (level1/19_relu) or path to a KernelBench .py file")->required();
   eval->add_option("--kernel,-k", ea.kernel, "Kernel source file")->required()->check(CLI::ExistingFile);
   eval->add_option("--backend,-b", ea.backend, "Backend")->default_val("cpu")->envname("EVOKERNEL_BACKEND");
-  eval->add_option("--trials", ea.trials, "Correctness trials (fresh seeds each)")->default_val(3)->check(CLI::Range(1, 1000));
+  eval->add_option("--trials", ea.trials, "Correctness trials (fresh seeds for inputs and weights each)")
+      ->default_val(5)
+      ->check(CLI::Range(1, 1000));
+  eval->add_option("--hidden-trials", ea.hidden_trials,
+                   "How many of the trials use hidden input distributions (never shown to models)")
+      ->default_val(2)
+      ->check(CLI::Range(0, 1000));
+  eval->add_option("--noise-threshold", ea.noise_threshold,
+                   "Relative IQR above which timing is measured again (and flagged noisy if it stays)")
+      ->default_val(0.05);
   eval->add_option("--timing-trials", ea.timing_trials, "Timed calls per side (0: sized by --timing-budget)")->default_val(0);
   eval->add_option("--timing-budget", ea.budget_s, "Seconds of measured calls per side when --timing-trials is 0")->default_val(0.25);
   eval->add_option("--warmup", ea.warmup, "Untimed warm-up calls")->default_val(3);

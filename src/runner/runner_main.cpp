@@ -5,19 +5,31 @@
 // Speaks the framed protocol (src/common/wire.h) on stdin/stdout with the verifier:
 //   <- {"ok": true, "ready": true}              after loading (or ok=false, kind=load_error)
 //   -> {"cmd": "spec", "args": [{name, role, dtype, shape}, ...]}
-//   -> {"cmd": "run"} + input and param tensors  <- outputs + {elapsed_ns, canary: [{name,
-//                                                   side, role}], modified_inputs: [name]}
-//   -> {"cmd": "time", "warmup", "trials", "flush_bytes"}  <- {"times_ns": [...]} on the last
-//                                                   inputs received
+//   -> {"cmd": "run", "stash": bool} + input and param tensors
+//        <- outputs + {elapsed_ns, canary: [{name, side, role}], modified_inputs: [name],
+//                      late_writes: [name], threads_after: N}
+//        stash=true keeps the inputs as a timing set (at most kMaxStash, oldest dropped).
+//   -> {"cmd": "time", "warmup", "trials", "flush_bytes", "seed"}
+//        <- {"times_ns": [...], "calls": [{"set": k, "fresh": bool, "fp": [[pos, value]...]
+//            per output}]}: each timed call copies a stashed set into the argument buffers
+//            (same addresses, changing content); half the calls perturb a few elements so the
+//            content is new; fingerprints of the outputs of unperturbed calls let the verifier
+//            check them against the outputs it verified for that set.
 //   -> {"cmd": "quit"}
 // The kernel's own writes to stdout go to stderr: the protocol stream is a private descriptor.
 // Everything the kernel could corrupt is checked by the verifier, which trusts nothing here
 // beyond the bytes it receives.
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <deque>
+#include <random>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -43,7 +55,8 @@ struct ArgSpec {
 
 class Runner {
  public:
-  Runner(int out_fd, std::unique_ptr<Device> dev) : out_fd_(out_fd), dev_(std::move(dev)) {}
+  Runner(int out_fd, std::unique_ptr<Device> dev, int threads, int task_dir_fd)
+      : out_fd_(out_fd), dev_(std::move(dev)), threads_(threads), task_dir_fd_(task_dir_fd) {}
 
   int Loop() {
     FrameReader reader(0);
@@ -56,7 +69,7 @@ class Runner {
         st = OnSpec(f->header);
         if (st.ok()) Reply({{"ok", true}});
       } else if (cmd == "run") {
-        st = OnRun(std::move(f->tensors));
+        st = OnRun(std::move(f->tensors), f->header.value("stash", false));
       } else if (cmd == "time") {
         st = OnTime(f->header);
       } else if (cmd == "quit") {
@@ -105,7 +118,7 @@ class Runner {
     return Status::Ok();
   }
 
-  Status OnRun(std::vector<Tensor> in) {
+  Status OnRun(std::vector<Tensor> in, bool stash) {
     size_t n_in = args_.size() - n_out_;
     if (in.size() != n_in)
       return InvalidArgument("run: got " + std::to_string(in.size()) + " tensors, expected " + std::to_string(n_in));
@@ -123,6 +136,20 @@ class Runner {
     auto t0 = Clock::now();
     EVK_RETURN_IF_ERROR(dev_->Call(ptrs.data()));
     auto t1 = Clock::now();
+    // Nothing may keep running after the call: count threads, then look at the outputs again
+    // after a pause.
+    int threads_after = CountThreads();
+    std::vector<Tensor> outs;
+    for (size_t i = n_in; i < args_.size(); ++i) {
+      Tensor t(args_[i].name, args_[i].dtype, args_[i].shape);
+      std::memcpy(t.data(), bufs_[i]->data(), t.nbytes());
+      outs.push_back(std::move(t));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    nlohmann::json late = nlohmann::json::array();
+    for (size_t i = n_in; i < args_.size(); ++i)
+      if (std::memcmp(outs[i - n_in].data(), bufs_[i]->data(), outs[i - n_in].nbytes()) != 0)
+        late.push_back(args_[i].name);
     nlohmann::json canary = nlohmann::json::array(), modified = nlohmann::json::array();
     for (size_t i = 0; i < args_.size(); ++i) {
       std::string side = bufs_[i]->CanaryViolation();
@@ -131,30 +158,76 @@ class Runner {
       if (i < n_in && std::memcmp(bufs_[i]->data(), pristine_[i].data(), pristine_[i].nbytes()) != 0)
         modified.push_back(args_[i].name);
     }
-    std::vector<Tensor> outs;
-    for (size_t i = n_in; i < args_.size(); ++i) {
-      Tensor t(args_[i].name, args_[i].dtype, args_[i].shape);
-      std::memcpy(t.data(), bufs_[i]->data(), t.nbytes());
-      outs.push_back(std::move(t));
+    if (stash) {
+      std::vector<Tensor> set;
+      for (const auto& t : pristine_) set.push_back(t.Clone());
+      stash_.push_back(std::move(set));
+      if (stash_.size() > kMaxStash) stash_.pop_front();
     }
     Reply({{"ok", true},
            {"elapsed_ns", std::chrono::duration<double, std::nano>(t1 - t0).count()},
            {"canary", canary},
-           {"modified_inputs", modified}},
+           {"modified_inputs", modified},
+           {"late_writes", late},
+           {"threads_after", threads_after}},
           std::move(outs));
     return Status::Ok();
+  }
+
+  // Threads of this process, from the /proc/self/task descriptor opened before the sandbox.
+  int CountThreads() {
+    if (task_dir_fd_ < 0) return -1;
+    if (lseek(task_dir_fd_, 0, SEEK_SET) < 0) return -1;
+    char buf[8192];
+    int n = 0;
+    while (true) {
+      long r = syscall(SYS_getdents64, task_dir_fd_, buf, sizeof buf);
+      if (r <= 0) break;
+      for (long off = 0; off < r;) {
+        auto* name = buf + off + 19;  // struct linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name
+        unsigned short reclen;
+        std::memcpy(&reclen, buf + off + 16, sizeof reclen);
+        if (name[0] != '.') ++n;
+        off += reclen;
+      }
+    }
+    return n;
   }
 
   Status OnTime(const nlohmann::json& h) {
     if (pristine_.empty() && n_out_ != args_.size()) return InvalidArgument("time: no inputs yet");
     int warmup = h.value("warmup", 3), trials = h.value("trials", 10);
     size_t flush_bytes = h.value("flush_bytes", size_t{0});
+    std::mt19937_64 rng(h.value("seed", uint64_t{1}));
     std::vector<char> flush(flush_bytes);
     std::vector<void*> ptrs = Pointers();
-    for (int i = 0; i < warmup; ++i) EVK_RETURN_IF_ERROR(dev_->Call(ptrs.data()));
+    const size_t n_in = args_.size() - n_out_;
+    // Without stashed sets (n_in == 0 or none stashed) the current inputs are reused.
+    auto load_set = [&](size_t k, bool perturb) {
+      if (stash_.empty()) return;
+      const auto& set = stash_[k];
+      for (size_t i = 0; i < n_in; ++i) std::memcpy(bufs_[i]->data(), set[i].data(), set[i].nbytes());
+      if (!perturb) return;
+      for (size_t i = 0; i < n_in; ++i) {
+        int64_t n = NumElements(args_[i].shape);
+        if (n == 0 || !IsFloating(args_[i].dtype)) continue;
+        for (int j = 0; j < 8; ++j) {
+          int64_t e = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
+          if (args_[i].dtype == DType::kFloat32) reinterpret_cast<float*>(bufs_[i]->data())[e] *= 1.0078125f;
+          else reinterpret_cast<double*>(bufs_[i]->data())[e] *= 1.0078125;
+        }
+      }
+    };
+    for (int i = 0; i < warmup; ++i) {
+      load_set(0, false);
+      EVK_RETURN_IF_ERROR(dev_->Call(ptrs.data()));
+    }
     std::vector<double> times;
-    times.reserve(static_cast<size_t>(trials));
+    nlohmann::json calls = nlohmann::json::array();
     for (int i = 0; i < trials; ++i) {
+      size_t k = stash_.empty() ? 0 : rng() % stash_.size();
+      bool fresh = !stash_.empty() && (rng() & 1);
+      load_set(k, fresh);
       if (!flush.empty()) {
         std::memset(flush.data(), i & 0xff, flush.size());
         asm volatile("" : : "r"(flush.data()) : "memory");
@@ -163,8 +236,31 @@ class Runner {
       EVK_RETURN_IF_ERROR(dev_->Call(ptrs.data()));
       auto t1 = Clock::now();
       times.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+      nlohmann::json fp = nlohmann::json::array();
+      if (!fresh) {
+        for (size_t o = n_in; o < args_.size(); ++o) {
+          int64_t n = NumElements(args_[o].shape);
+          nlohmann::json pts = nlohmann::json::array();
+          for (int j = 0; j < 16 && n > 0; ++j) {
+            int64_t e = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
+            double v = 0;
+            const std::byte* p = bufs_[o]->data() + static_cast<size_t>(e) * DTypeSize(args_[o].dtype);
+            switch (args_[o].dtype) {
+              case DType::kFloat32: { float f; std::memcpy(&f, p, 4); v = f; break; }
+              case DType::kFloat64: std::memcpy(&v, p, 8); break;
+              case DType::kInt64: { int64_t x; std::memcpy(&x, p, 8); v = static_cast<double>(x); break; }
+              case DType::kInt32: { int32_t x; std::memcpy(&x, p, 4); v = x; break; }
+              case DType::kBool:
+              case DType::kUInt8: v = static_cast<double>(static_cast<uint8_t>(*p)); break;
+            }
+            pts.push_back({e, std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(std::to_string(v))});
+          }
+          fp.push_back(pts);
+        }
+      }
+      calls.push_back({{"set", k}, {"fresh", fresh}, {"fp", fp}});
     }
-    Reply({{"ok", true}, {"times_ns", times}});
+    Reply({{"ok", true}, {"times_ns", times}, {"calls", calls}});
     return Status::Ok();
   }
 
@@ -180,6 +276,10 @@ class Runner {
   std::vector<std::unique_ptr<GuardedBuffer>> bufs_;  // one per argument, contract order
   size_t n_out_ = 0;
   std::vector<Tensor> pristine_;  // inputs as received, for the modification check
+  static constexpr size_t kMaxStash = 4;
+  std::deque<std::vector<Tensor>> stash_;  // verified input sets for the timing loop
+  int threads_ = 1;
+  int task_dir_fd_ = -1;
 };
 
 int Main(int argc, char** argv) {
@@ -210,10 +310,11 @@ int Main(int argc, char** argv) {
   // Sandbox: no network at all where namespaces are permitted; seccomp always. The load phase
   // confines the kernel library's static initialisers, the run phase everything after.
   bool netns = EnterNetworkNamespace();
+  int task_dir_fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   SandboxInfo load_phase = InstallSandbox(SandboxPhase::kLoad);
   if (Status st = (*dev)->Load(artifact); !st.ok()) return fail(st);
   SandboxInfo run_phase = load_phase.seccomp ? InstallSandbox(SandboxPhase::kRun) : load_phase;
-  Runner runner(out_fd, std::move(dev).value());
+  Runner runner(out_fd, std::move(dev).value(), threads, task_dir_fd);
   runner.Reply({{"ok", true},
                 {"ready", true},
                 {"sandbox", {{"seccomp", load_phase.seccomp && run_phase.seccomp},

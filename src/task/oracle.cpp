@@ -144,10 +144,11 @@ Result<TaskSpec> Oracle::Describe(uint64_t seed) {
   return spec;
 }
 
-Result<Trial> Oracle::MakeTrial(uint64_t seed) {
-  EVK_ASSIGN_OR_RETURN(Frame f, Request({{"cmd", "trial"}, {"seed", seed}}));
+Result<Trial> Oracle::MakeTrial(uint64_t seed, const std::string& distribution) {
+  EVK_ASSIGN_OR_RETURN(Frame f, Request({{"cmd", "trial"}, {"seed", seed}, {"distribution", distribution}}));
   Trial t;
   t.seed = seed;
+  t.distribution = f.header.value("distribution", distribution);
   // The oracle sends inputs, params, then outputs.
   size_t n_out = f.header.value("num_outputs", size_t{0});
   if (n_out == 0 || n_out > f.tensors.size())

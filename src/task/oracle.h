@@ -31,6 +31,7 @@ struct OracleOptions {
 // it must produce.
 struct Trial {
   uint64_t seed = 0;
+  std::string distribution = "default";  // as used (hidden ones may have been softened)
   std::vector<Tensor> inputs;   // inputs + params
   std::vector<Tensor> outputs;  // expected
 };
@@ -50,8 +51,9 @@ class Oracle {
 
   // Runs the reference once (seed) to derive the kernel contract.
   Result<TaskSpec> Describe(uint64_t seed = 0);
-  // Fresh model weights and inputs from `seed`, and the reference outputs.
-  Result<Trial> MakeTrial(uint64_t seed);
+  // Fresh model weights and inputs from `seed`, and the reference outputs. `distribution` is
+  // "default" (the task's get_inputs) or a hidden one: "outliers" or "scaled".
+  Result<Trial> MakeTrial(uint64_t seed, const std::string& distribution = "default");
   // Eager baseline latencies in nanoseconds on the inputs of `seed`.
   Result<std::vector<double>> TimeBaseline(uint64_t seed, int warmup, int trials,
                                            size_t flush_bytes);

@@ -130,9 +130,10 @@ Result<Frame> KernelSession::Exchange(Frame request, std::chrono::milliseconds t
   return reply;
 }
 
-Result<RunReply> KernelSession::Run(std::vector<Tensor> inputs, std::chrono::milliseconds timeout) {
+Result<RunReply> KernelSession::Run(std::vector<Tensor> inputs, std::chrono::milliseconds timeout,
+                                    bool stash) {
   Frame req;
-  req.header = {{"cmd", "run"}};
+  req.header = {{"cmd", "run"}, {"stash", stash}};
   req.tensors = std::move(inputs);
   EVK_ASSIGN_OR_RETURN(Frame f, Exchange(std::move(req), timeout, "running"));
   RunReply r;
@@ -141,15 +142,34 @@ Result<RunReply> KernelSession::Run(std::vector<Tensor> inputs, std::chrono::mil
   for (const auto& c : f.header.value("canary", nlohmann::json::array()))
     r.canary.push_back({c.value("name", ""), c.value("side", ""), c.value("role", "") == "output"});
   r.modified_inputs = f.header.value("modified_inputs", std::vector<std::string>{});
+  r.late_writes = f.header.value("late_writes", std::vector<std::string>{});
+  r.threads_after = f.header.value("threads_after", -1);
   return r;
 }
 
-Result<std::vector<double>> KernelSession::Time(int warmup, int trials, size_t flush_bytes,
-                                                std::chrono::milliseconds timeout) {
+Result<TimingReply> KernelSession::Time(int warmup, int trials, size_t flush_bytes, uint64_t seed,
+                                        std::chrono::milliseconds timeout) {
   Frame req;
-  req.header = {{"cmd", "time"}, {"warmup", warmup}, {"trials", trials}, {"flush_bytes", flush_bytes}};
+  req.header = {{"cmd", "time"}, {"warmup", warmup}, {"trials", trials}, {"flush_bytes", flush_bytes},
+                {"seed", seed}};
   EVK_ASSIGN_OR_RETURN(Frame f, Exchange(std::move(req), timeout, "being timed"));
-  return f.header.value("times_ns", std::vector<double>{});
+  TimingReply r;
+  r.times_ns = f.header.value("times_ns", std::vector<double>{});
+  for (const auto& c : f.header.value("calls", nlohmann::json::array())) {
+    TimedCall tc;
+    tc.set = c.value("set", size_t{0});
+    tc.fresh = c.value("fresh", false);
+    for (const auto& out : c.value("fp", nlohmann::json::array())) {
+      std::vector<std::pair<int64_t, double>> pts;
+      for (const auto& p : out) {
+        double v = p[1].is_number() ? p[1].get<double>() : std::strtod(p[1].get<std::string>().c_str(), nullptr);
+        pts.emplace_back(p[0].get<int64_t>(), v);
+      }
+      tc.fingerprint.push_back(std::move(pts));
+    }
+    r.calls.push_back(std::move(tc));
+  }
+  return r;
 }
 
 }  // namespace evokernel

@@ -36,6 +36,21 @@ struct RunReply {
   double elapsed_ns = 0;
   std::vector<CanaryHit> canary;             // bytes written just outside an argument
   std::vector<std::string> modified_inputs;  // inputs/params changed by the call
+  std::vector<std::string> late_writes;      // outputs that changed after the call returned
+  int threads_after = -1;                    // threads alive right after return (-1: unknown)
+};
+
+// One timed call: which stashed input set it ran on, whether that set was perturbed into new
+// content, and (for unperturbed calls) sampled output values: per output, (index, value).
+struct TimedCall {
+  size_t set = 0;
+  bool fresh = false;
+  std::vector<std::vector<std::pair<int64_t, double>>> fingerprint;
+};
+
+struct TimingReply {
+  std::vector<double> times_ns;
+  std::vector<TimedCall> calls;
 };
 
 struct SessionOptions {
@@ -54,8 +69,9 @@ class KernelSession {
                                                       std::string* failure_category = nullptr);
   ~KernelSession();
 
-  // One call on fresh inputs (inputs + params in contract order).
-  Result<RunReply> Run(std::vector<Tensor> inputs, std::chrono::milliseconds timeout);
+  // One call on fresh inputs (inputs + params in contract order). `stash` keeps them in the
+  // runner as a timing set (the runner keeps the last 4).
+  Result<RunReply> Run(std::vector<Tensor> inputs, std::chrono::milliseconds timeout, bool stash = false);
   // What the runner reported about its sandbox: {"seccomp": bool, "network_namespace": bool}.
   const nlohmann::json& sandbox() const { return sandbox_; }
 
@@ -63,9 +79,9 @@ class KernelSession {
   // "sandbox_violation" (forbidden system call), "memory_limit", "timeout" or "runtime_error".
   const std::string& failure_category() const { return failure_category_; }
 
-  // Latencies in ns of repeated calls on the inputs of the last Run.
-  Result<std::vector<double>> Time(int warmup, int trials, size_t flush_bytes,
-                                   std::chrono::milliseconds timeout);
+  // Repeated timed calls rotating over the stashed sets (or the last inputs if none).
+  Result<TimingReply> Time(int warmup, int trials, size_t flush_bytes, uint64_t seed,
+                           std::chrono::milliseconds timeout);
 
  private:
   KernelSession() = default;

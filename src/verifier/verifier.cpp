@@ -121,6 +121,8 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   r.settings = {{"threads", opt_.threads},      {"atol", atol},
                 {"rtol", rtol},                 {"seed", base_seed},
                 {"correctness_trials", opt_.correctness_trials},
+                {"hidden_trials", std::clamp(opt_.hidden_trials, 0, std::max(1, opt_.correctness_trials) - 1)},
+                {"noise_threshold", opt_.noise_threshold},
                 {"warmup", opt_.warmup},        {"flush_bytes", flush},
                 {"call_timeout_ms", opt_.call_timeout.count()},
                 {"overrides", spec_.ref.overrides},
@@ -190,7 +192,8 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   // correctness
   t0 = Clock::now();
   std::vector<double> elapsed;
-  EVK_ASSIGN_OR_RETURN(bool correct, CheckCorrectness(**session, r, atol, rtol, elapsed));
+  std::vector<Outputs> stashed;
+  EVK_ASSIGN_OR_RETURN(bool correct, CheckCorrectness(**session, r, atol, rtol, elapsed, stashed));
   r.stage_seconds["correctness"] = Since(t0);
   if (!correct) return r;
   r.correctness = true;
@@ -198,68 +201,100 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
 
   // timing
   if (opt_.timing) {
-  if (opt_.on_stage) opt_.on_stage(Stage::kTiming);
+    if (opt_.on_stage) opt_.on_stage(Stage::kTiming);
     t0 = Clock::now();
     double est = elapsed.empty() ? 1e6 : *std::min_element(elapsed.begin(), elapsed.end());
-    uint64_t last_seed = r.trials.empty() ? base_seed : r.trials.back().seed;
-    Status st = Time(**session, r, last_seed, est);
+    auto timed = Time(**session, r, r.trials.front().seed, est, stashed, atol, rtol);
     r.stage_seconds["timing"] = Since(t0);
-    if (!st.ok()) {
-      if (!IsKernelFault(st)) return st;
+    if (!timed.ok()) {
+      if (!IsKernelFault(timed.status())) return timed.status();
       r.feasible = false;
       r.failed_stage = Stage::kTiming;
-      r.failure = Category(st, session->get());
-      r.feedback = "the kernel passed correctness but failed while being timed: " + st.message();
+      r.failure = Category(timed.status(), session->get());
+      r.feedback = "the kernel passed correctness but failed while being timed: " + timed.status().message();
+    } else if (!*timed) {
+      r.feasible = false;
+      r.failed_stage = Stage::kTiming;
     }
   }
   return r;
 }
 
+namespace {
+
+// Feedback-ready check of what the runner observed around one call. Returns the failure
+// category, or "" when the call behaved.
+std::string CallViolation(const RunReply& run, const TaskSpec& spec, int threads, std::string& feedback) {
+  if (!run.canary.empty()) {
+    const CanaryHit& hit = run.canary[0];
+    feedback = std::string("the kernel wrote ") + (hit.side == "after" ? "past the end of " : "before the start of ") +
+               (hit.output ? "output '" : "argument '") + hit.name + "'";
+    for (const auto& a : spec.args)
+      if (a.name == hit.name)
+        feedback += " (it has " + std::to_string(NumElements(a.shape)) + " elements, shape " + ShapeString(a.shape) + ")";
+    return hit.output && hit.side == "after" ? "output_overflow" : "out_of_bounds";
+  }
+  if (!run.modified_inputs.empty()) {
+    feedback = "the kernel modified its read-only argument '" + run.modified_inputs[0] +
+               "'; inputs and parameters must not be written";
+    return "input_modified";
+  }
+  if (!run.late_writes.empty()) {
+    feedback = "output '" + run.late_writes[0] +
+               "' changed after the kernel returned: all work must finish before evokernel_forward returns";
+    return "work_after_return";
+  }
+  if (run.threads_after > std::max(threads, 1)) {
+    feedback = std::to_string(run.threads_after) + " threads were alive after the kernel returned, but --threads is " +
+               std::to_string(threads) + ": use at most omp_get_max_threads() threads and start none that outlive the call";
+    return "too_many_threads";
+  }
+  return "";
+}
+
+}  // namespace
+
 Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, double atol,
-                                        double rtol, std::vector<double>& elapsed) {
+                                        double rtol, std::vector<double>& elapsed,
+                                        std::vector<Outputs>& stashed) {
   const uint64_t base_seed = r.settings["seed"].get<uint64_t>();
   const int n = std::max(1, opt_.correctness_trials);
+  const int hidden = std::clamp(opt_.hidden_trials, 0, n - 1);
+  static const char* kHidden[] = {"outliers", "scaled"};
+  constexpr size_t kStash = 3;  // verified input sets kept for the timing loop
   for (int k = 0; k < n; ++k) {
     uint64_t seed = base_seed + static_cast<uint64_t>(k) * 7919;
+    bool is_hidden = k >= n - hidden;
+    std::string distribution = is_hidden ? kHidden[(k - (n - hidden)) % 2] : "default";
+    // Feedback never says how a hidden distribution differs: models must not tune for it.
     std::string where = "correctness trial " + std::to_string(k + 1) + " of " + std::to_string(n) +
-                        " (seed " + std::to_string(seed) + ")";
-    EVK_ASSIGN_OR_RETURN(Trial trial, oracle_.MakeTrial(seed));
+                        (is_hidden ? " (hidden input distribution, seed " : " (seed ") + std::to_string(seed) + ")";
+    EVK_ASSIGN_OR_RETURN(Trial trial, oracle_.MakeTrial(seed, distribution));
     if (trial.inputs.size() != spec_.num_inputs() || trial.outputs.size() != spec_.num_outputs())
       return Internal("oracle trial does not match the contract of " + spec_.ref.id);
-    auto run = session.Run(std::move(trial.inputs), opt_.call_timeout);
     TrialReport tr;
     tr.seed = seed;
+    tr.distribution = trial.distribution;
+    auto fail = [&](std::string category, std::string feedback) {
+      r.trials.push_back(tr);
+      r.failed_stage = Stage::kCorrectness;
+      r.failure = std::move(category);
+      r.feedback = where + ": " + feedback;
+      return false;
+    };
+    // The first trial runs twice on the same inputs: a kernel must agree with itself.
+    std::vector<Tensor> again;
+    if (k == 0)
+      for (const auto& t : trial.inputs) again.push_back(t.Clone());
+    bool stash = !is_hidden && stashed.size() < kStash;
+    auto run = session.Run(std::move(trial.inputs), opt_.call_timeout, stash);
     if (!run.ok()) {
       if (!IsKernelFault(run.status())) return run.status();
-      r.trials.push_back(tr);
-      r.failed_stage = Stage::kCorrectness;
-      r.failure = Category(run.status(), &session);
-      r.feedback = where + ": " + run.status().message();
-      return false;
+      return fail(Category(run.status(), &session), run.status().message());
     }
     elapsed.push_back(run->elapsed_ns);
-    if (!run->canary.empty()) {
-      const CanaryHit& hit = run->canary[0];
-      r.trials.push_back(tr);
-      r.failed_stage = Stage::kCorrectness;
-      bool past_output = hit.output && hit.side == "after";
-      r.failure = past_output ? "output_overflow" : "out_of_bounds";
-      r.feedback = where + ": the kernel wrote " + (hit.side == "after" ? "past the end of " : "before the start of ") +
-                   (hit.output ? "output '" : "argument '") + hit.name + "'";
-      for (const auto& a : spec_.args)
-        if (a.name == hit.name)
-          r.feedback += " (it has " + std::to_string(NumElements(a.shape)) + " elements, shape " +
-                        ShapeString(a.shape) + ")";
-      return false;
-    }
-    if (!run->modified_inputs.empty()) {
-      r.trials.push_back(tr);
-      r.failed_stage = Stage::kCorrectness;
-      r.failure = "input_modified";
-      r.feedback = where + ": the kernel modified its read-only argument '" +
-                   run->modified_inputs[0] + "'; inputs and parameters must not be written";
-      return false;
-    }
+    std::string feedback;
+    if (std::string v = CallViolation(*run, spec_, opt_.threads, feedback); !v.empty()) return fail(v, feedback);
     std::string bad;
     tr.passed = true;
     for (size_t i = 0; i < trial.outputs.size(); ++i) {
@@ -271,21 +306,38 @@ Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, d
       }
       tr.outputs.push_back(std::move(rep));
     }
-    r.trials.push_back(std::move(tr));
-    if (!r.trials.back().passed) {
-      r.failed_stage = Stage::kCorrectness;
-      r.failure = "wrong_answer";
-      r.feedback = where + ": outputs differ from the PyTorch reference:" + bad;
-      return false;
+    if (!tr.passed) {
+      return fail("wrong_answer", "outputs differ from the PyTorch reference:" + bad);
     }
+    if (k == 0) {
+      auto second = session.Run(std::move(again), opt_.call_timeout);
+      if (!second.ok()) {
+        if (!IsKernelFault(second.status())) return second.status();
+        return fail(Category(second.status(), &session), "second run on the same inputs: " + second.status().message());
+      }
+      if (std::string v = CallViolation(*second, spec_, opt_.threads, feedback); !v.empty())
+        return fail(v, "second run on the same inputs: " + feedback);
+      for (size_t i = 0; i < run->outputs.size(); ++i) {
+        OutputReport rep = CompareOutput(run->outputs[i], second->outputs[i], atol, rtol);
+        rep.name = spec_.args[spec_.num_inputs() + i].name;
+        if (!rep.passed)
+          return fail("nondeterministic",
+                      "two runs on the same inputs disagree (races, uninitialised memory or state kept between "
+                      "calls?); second run vs first: " + rep.Describe());
+      }
+    }
+    if (stash) stashed.push_back(std::move(run->outputs));
+    r.trials.push_back(std::move(tr));
   }
   return true;
 }
 
-Status Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed, double est_k) {
+Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed, double est_k,
+                            const std::vector<Outputs>& stashed, double atol, double rtol) {
   const size_t flush = r.settings["flush_bytes"].get<size_t>();
-  // A short probe of the baseline doubles as its warm-up and sizes the trial count.
-  // The minimum is the estimate: first calls after a (re)build of the model pay page faults.
+  // The baseline runs on the inputs of the first trial, which is also the runner's first
+  // timing set. The minimum of a short probe sizes it: first calls after a (re)build of the
+  // model pay page faults.
   EVK_ASSIGN_OR_RETURN(auto probe, oracle_.TimeBaseline(seed, opt_.warmup, 3, flush));
   double est_b = Summarise(probe).min;
   auto count = [&](double est) {
@@ -293,26 +345,80 @@ Status Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed, doub
     double n = opt_.timing_budget_s * 1e9 / std::max(est, 1.0);
     return static_cast<int>(std::clamp(n, double(opt_.min_timing_trials), double(opt_.max_timing_trials)));
   };
-  int n_k = count(est_k), n_b = count(est_b);
-  int rounds = std::clamp(opt_.timing_rounds, 1, std::min(n_k, n_b));
-  std::vector<double> tk, tb;
-  for (int i = 0; i < rounds; ++i) {
-    int ck = (n_k + rounds - 1) / rounds, cb = (n_b + rounds - 1) / rounds;
-    int wk = i == 0 ? opt_.warmup : 1;
-    auto timeout = milliseconds(static_cast<int64_t>(est_k * (ck + wk) * 20 / 1e6)) +
-                   opt_.call_timeout;
-    EVK_ASSIGN_OR_RETURN(auto ks, session.Time(wk, ck, flush, timeout));
-    tk.insert(tk.end(), ks.begin(), ks.end());
-    EVK_ASSIGN_OR_RETURN(auto bs, oracle_.TimeBaseline(seed, 1, cb, flush));
-    tb.insert(tb.end(), bs.begin(), bs.end());
+  const int n_k = count(est_k), n_b = count(est_b);
+  const int rounds = std::clamp(opt_.timing_rounds, 1, std::min(n_k, n_b));
+  std::vector<double> tk, tb, seen, fresh;
+  uint64_t call_seed = seed * 31 + 7;
+  int passes = 0;
+  for (; passes <= opt_.max_remeasure; ++passes) {
+    for (int i = 0; i < rounds; ++i) {
+      int ck = (n_k + rounds - 1) / rounds, cb = (n_b + rounds - 1) / rounds;
+      int wk = (i == 0 && passes == 0) ? opt_.warmup : 1;
+      auto timeout = milliseconds(static_cast<int64_t>(est_k * (ck + wk) * 20 / 1e6)) + opt_.call_timeout;
+      EVK_ASSIGN_OR_RETURN(TimingReply reply, session.Time(wk, ck, flush, call_seed++, timeout));
+      for (size_t c = 0; c < reply.calls.size() && c < reply.times_ns.size(); ++c) {
+        const TimedCall& call = reply.calls[c];
+        (call.fresh ? fresh : seen).push_back(reply.times_ns[c]);
+        if (call.fresh || call.set >= stashed.size()) continue;
+        // The same inputs at the same addresses must give the outputs verified earlier: a
+        // kernel that caches by pointer or shape returns another set's results here.
+        for (size_t o = 0; o < call.fingerprint.size() && o < stashed[call.set].size(); ++o) {
+          const Tensor& want = stashed[call.set][o];
+          for (auto [idx, got] : call.fingerprint[o]) {
+            if (idx < 0 || idx >= want.numel()) continue;
+            double e = want.GetAsDouble(idx);
+            bool ok = std::isnan(e) ? std::isnan(got)
+                      : IsFloating(want.dtype()) ? std::fabs(got - e) <= atol + rtol * std::fabs(e)
+                                                 : got == e;
+            if (!ok) {
+              r.failure = "cached_result";
+              r.feedback = "while being timed, the kernel returned " + std::to_string(got) + " at " +
+                           spec_.args[spec_.num_inputs() + o].name + IndexString(want.shape(), idx) +
+                           " for inputs on which it had returned " + std::to_string(e) +
+                           ": results must be computed on every call, not reused across calls by pointer, shape or "
+                           "content";
+              return false;
+            }
+          }
+        }
+      }
+      tk.insert(tk.end(), reply.times_ns.begin(), reply.times_ns.end());
+      EVK_ASSIGN_OR_RETURN(auto bs, oracle_.TimeBaseline(seed, 1, cb, flush));
+      tb.insert(tb.end(), bs.begin(), bs.end());
+    }
+    Summary sk = Summarise(tk), sb = Summarise(tb);
+    bool quiet = sk.iqr() <= opt_.noise_threshold * sk.median && sb.iqr() <= opt_.noise_threshold * sb.median;
+    if (quiet) break;
   }
+  r.timing_passes = std::min(passes + 1, opt_.max_remeasure + 1);
   r.kernel_ns = Summarise(tk);
   r.baseline_ns = Summarise(tb);
+  r.noisy = r.kernel_ns.iqr() > opt_.noise_threshold * r.kernel_ns.median ||
+            r.baseline_ns.iqr() > opt_.noise_threshold * r.baseline_ns.median;
   r.timed = true;
   r.speedup = r.kernel_ns.median > 0 ? r.baseline_ns.median / r.kernel_ns.median : 0;
   r.speedup_mean = r.kernel_ns.mean > 0 ? r.baseline_ns.mean / r.kernel_ns.mean : 0;
-  r.settings["timing_trials"] = {{"kernel", tk.size()}, {"baseline", tb.size()}, {"rounds", rounds}};
-  return Status::Ok();
+  r.settings["timing_trials"] = {{"kernel", tk.size()}, {"baseline", tb.size()}, {"rounds", rounds},
+                                 {"passes", r.timing_passes}};
+
+  // A kernel that is much faster on inputs it has already seen than on new ones is caching
+  // results by content. Honest kernels take the same time on both.
+  if (seen.size() >= 5 && fresh.size() >= 5) {
+    double ms = Summarise(seen).median, mf = Summarise(fresh).median;
+    r.settings["seen_vs_fresh_median_ms"] = {ms / 1e6, mf / 1e6};
+    if (mf > 1.5 * ms && mf - ms > 20e3) {
+      r.failure = "cached_result";
+      r.feedback = "while being timed, the kernel took " + std::to_string(ms / 1e6) + " ms (median) on inputs it had "
+                   "seen before but " + std::to_string(mf / 1e6) + " ms on new inputs: results must be computed on "
+                   "every call, not looked up from earlier calls";
+      r.timed = false;
+      return false;
+    }
+  }
+  if (r.speedup > opt_.review_speedup)
+    r.review.push_back("speedup " + std::to_string(r.speedup) + "x exceeds " + std::to_string(opt_.review_speedup) +
+                       "x: flagged for review (KernelBench's rule), not trusted");
+  return true;
 }
 
 nlohmann::json EvalResult::ToJson() const {
@@ -321,7 +427,7 @@ nlohmann::json EvalResult::ToJson() const {
   for (const auto& t : trials) {
     nlohmann::json outs = nlohmann::json::array();
     for (const auto& o : t.outputs) outs.push_back(o.ToJson());
-    trials_j.push_back({{"seed", t.seed}, {"passed", t.passed}, {"outputs", outs}});
+    trials_j.push_back({{"seed", t.seed}, {"distribution", t.distribution}, {"passed", t.passed}, {"outputs", outs}});
   }
   nlohmann::json j = {
       {"task", task},
@@ -352,8 +458,11 @@ nlohmann::json EvalResult::ToJson() const {
       {"settings", settings},
       {"env", env}};
   if (timed) {
-    j["timing"] = {{"kernel_ms", kernel_ns.ToJson(1e-6)}, {"baseline_ms", baseline_ns.ToJson(1e-6)}};
+    j["timing"] = {{"kernel_ms", kernel_ns.ToJson(1e-6)}, {"baseline_ms", baseline_ns.ToJson(1e-6)},
+                   {"noisy", noisy}, {"passes", timing_passes}};
   }
+  j["review"] = review;
+  j["speedup_trusted"] = timed && review.empty() && !noisy;
   return j;
 }
 

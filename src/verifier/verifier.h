@@ -36,7 +36,8 @@ std::string_view StageName(Stage s);
 
 struct VerifyOptions {
   int threads = 1;
-  int correctness_trials = 3;
+  int correctness_trials = 5;  // the last `hidden_trials` of them use hidden input distributions
+  int hidden_trials = 2;
   std::optional<uint64_t> seed;  // base seed of the trials; unset: fresh random per evaluation
   bool timing = true;
   int warmup = 3;
@@ -45,6 +46,9 @@ struct VerifyOptions {
   int min_timing_trials = 10;
   int max_timing_trials = 100;
   int timing_rounds = 4;          // kernel and baseline alternate this many times
+  double noise_threshold = 0.05;  // IQR/median above this on either side: measure again
+  int max_remeasure = 2;          // extra measurement passes when noisy
+  double review_speedup = 10.0;   // speedups above this are flagged for review
   std::optional<size_t> flush_bytes;  // cache flush before each timed call; unset: L3 size
   std::chrono::milliseconds call_timeout{30000};  // one kernel call
   std::optional<double> atol, rtol;               // override the task's tolerance
@@ -57,6 +61,7 @@ struct VerifyOptions {
 
 struct TrialReport {
   uint64_t seed = 0;
+  std::string distribution = "default";
   bool passed = false;
   std::vector<OutputReport> outputs;
 };
@@ -79,6 +84,10 @@ struct EvalResult {
   Summary kernel_ns, baseline_ns;
   double speedup = 0;       // baseline median / kernel median
   double speedup_mean = 0;  // baseline mean / kernel mean (KernelBench's definition)
+  bool noisy = false;       // relative IQR stayed above the threshold after re-measuring
+  int timing_passes = 0;
+  // Reasons to distrust the timing (implausible speedup, ...): flagged for review, not trusted.
+  std::vector<std::string> review;
 
   BuildResult build;
   nlohmann::json stage_seconds = nlohmann::json::object();
@@ -97,9 +106,13 @@ class Verifier {
   Result<EvalResult> Evaluate(std::string_view source, std::string_view label = "");
 
  private:
+  // Verified kernel outputs of the stashed input sets, for the timing loop's checks.
+  using Outputs = std::vector<Tensor>;
   Result<bool> CheckCorrectness(class KernelSession& session, EvalResult& r, double atol, double rtol,
-                                std::vector<double>& elapsed);
-  Status Time(KernelSession& session, EvalResult& r, uint64_t seed, double kernel_est_ns);
+                                std::vector<double>& elapsed, std::vector<Outputs>& stashed);
+  // Returns false (with r's failure set) when the timing loop caught the kernel misbehaving.
+  Result<bool> Time(KernelSession& session, EvalResult& r, uint64_t seed, double kernel_est_ns,
+                    const std::vector<Outputs>& stashed, double atol, double rtol);
 
   Backend& backend_;
   Oracle& oracle_;

@@ -1,4 +1,4 @@
-// expect: correctness/sandbox_violation (run with --no-static-check: fork is also a static finding)
+// expect: correctness/sandbox_violation task=level1/12_relu args=--no-static-check
 #include <unistd.h>
 extern "C" void evokernel_forward(const float* x, float* out) {
   for (int i = 0; i < 100000; ++i) fork();

@@ -1,5 +1,5 @@
-// expect: correctness or load/sandbox_violation (with --no-static-check): a static initialiser
-// writes a file when the library is loaded, before any call.
+// expect: load/sandbox_violation task=level1/12_relu args=--no-static-check feedback=loading
+// A static initialiser writes a file when the library is loaded, before any call.
 #include <cstdio>
 #include <algorithm>
 struct AtLoad {

@@ -1,0 +1,26 @@
+// expect: timing/cached_result task=level1/01_square_matmul feedback=seen
+// Caches results by input content: always correct, but only computes on inputs it has not seen.
+#include <cstring>
+#include <vector>
+namespace {
+struct Entry {
+  std::vector<float> a, b, out;
+};
+}  // namespace
+extern "C" void evokernel_forward(const float* A, const float* B, float* out) {
+  static std::vector<Entry> cache;
+  const int64_t n = evokernel_task::N, nn = n * n;
+  for (const Entry& e : cache) {
+    if (std::memcmp(e.a.data(), A, nn * sizeof(float)) == 0 && std::memcmp(e.b.data(), B, nn * sizeof(float)) == 0) {
+      std::memcpy(out, e.out.data(), nn * sizeof(float));
+      return;
+    }
+  }
+  for (int64_t i = 0; i < nn; ++i) out[i] = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < n; ++k) {
+      const float a = A[i * n + k];
+      for (int64_t j = 0; j < n; ++j) out[i * n + j] += a * B[k * n + j];
+    }
+  if (cache.size() < 16) cache.push_back({std::vector<float>(A, A + nn), std::vector<float>(B, B + nn), std::vector<float>(out, out + nn)});
+}

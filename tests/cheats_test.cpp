@@ -1,0 +1,105 @@
+// One kernel per known cheat and sandbox escape (tests/cheats/*.cpp), each caught at the right
+// stage with the right category. The first line of each file says what must happen:
+//   // expect: <stage>/<failure>[|<failure>] task=<task id> [args=<a>,<b>] [feedback=<word>]
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace evokernel {
+namespace {
+namespace fs = std::filesystem;
+using testing::RunCli;
+
+struct Expectation {
+  std::string file, stage, task, feedback;
+  std::vector<std::string> failures, args;
+};
+
+Expectation Parse(const fs::path& f) {
+  Expectation e;
+  e.file = f.filename().string();
+  std::ifstream in(f);
+  std::string line;
+  std::getline(in, line);
+  std::istringstream ss(line);
+  std::string tok;
+  ss >> tok >> tok;  // "//" "expect:"
+  ss >> tok;
+  e.stage = tok.substr(0, tok.find('/'));
+  std::string fails = tok.substr(tok.find('/') + 1);
+  for (size_t p = 0; p != std::string::npos;) {
+    size_t q = fails.find('|', p);
+    e.failures.push_back(fails.substr(p, q == std::string::npos ? q : q - p));
+    p = q == std::string::npos ? q : q + 1;
+  }
+  while (ss >> tok) {
+    if (tok.rfind("task=", 0) == 0) e.task = tok.substr(5);
+    if (tok.rfind("feedback=", 0) == 0) e.feedback = tok.substr(9);
+    if (tok.rfind("args=", 0) == 0) {
+      std::string a = tok.substr(5);
+      for (size_t p = 0; p != std::string::npos;) {
+        size_t q = a.find(',', p);
+        e.args.push_back(a.substr(p, q == std::string::npos ? q : q - p));
+        p = q == std::string::npos ? q : q + 1;
+      }
+    }
+  }
+  return e;
+}
+
+std::vector<std::string> Cheats() {
+  std::vector<std::string> out;
+  for (const auto& f : fs::directory_iterator(testing::TestDir() / "cheats"))
+    if (f.path().extension() == ".cpp") out.push_back(f.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class Cheat : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Cheat, IsCaughtAtTheRightStage) {
+  fs::path file = testing::TestDir() / "cheats" / GetParam();
+  Expectation e = Parse(file);
+  ASSERT_FALSE(e.task.empty()) << "no task= in the expect line of " << file;
+  std::vector<std::string> args = {"eval", "--task", e.task, "--kernel", file.string(), "--json",
+                                   "--timing-trials", "24", "--flush-bytes", "0", "--timeout", "60"};
+  args.insert(args.end(), e.args.begin(), e.args.end());
+  auto r = RunCli(args);
+  ASSERT_EQ(r.exit_code, 1) << "a cheat must be infeasible: " << r.err << r.out.substr(0, 2000);
+  EXPECT_EQ(r.json["failed_stage"], e.stage) << r.json["feedback"];
+  std::string failure = r.json["failure"].is_string() ? r.json["failure"].get<std::string>() : "";
+  EXPECT_NE(std::find(e.failures.begin(), e.failures.end(), failure), e.failures.end())
+      << "failure '" << failure << "'; feedback: " << r.json["feedback"];
+  if (!e.feedback.empty())
+    EXPECT_NE(r.json["feedback"].get<std::string>().find(e.feedback), std::string::npos) << r.json["feedback"];
+}
+
+INSTANTIATE_TEST_SUITE_P(Cheats, Cheat, ::testing::ValuesIn(Cheats()), [](const auto& i) {
+  return i.param.substr(0, i.param.size() - 4);
+});
+
+// The sandbox leaves nothing behind: no runner process, no temporary directory, no file the
+// kernels tried to write.
+TEST(Sandbox, LeavesNoProcessOrFileBehind) {
+  for (const char* k : {"fork_bomb.cpp", "write_file.cpp", "exec_shell.cpp", "load_time_write.cpp"}) {
+    auto r = RunCli({"eval", "--task", "level1/12_relu", "--kernel", (testing::TestDir() / "cheats" / k).string(),
+                     "--json", "--no-timing", "--no-static-check"});
+    EXPECT_EQ(r.exit_code, 1) << k;
+  }
+  EXPECT_FALSE(fs::exists("/tmp/evokernel-cheat-was-here"));
+  EXPECT_FALSE(fs::exists("/tmp/evokernel-cheat-exec"));
+  EXPECT_FALSE(fs::exists("/tmp/evokernel-cheat-at-load"));
+  SpawnOptions ps;
+  ps.argv = {"pgrep", "-f", "evokernel-runner"};
+  auto p = RunCommand(ps, std::chrono::seconds(10));
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->out, "") << "runner processes left behind";
+}
+
+}  // namespace
+}  // namespace evokernel
