@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "backend/backend.h"
+#include "cli/bench_verifier.h"
 #include "common/fs.h"
 #include "task/oracle.h"
 #include "task/task.h"
@@ -339,6 +340,16 @@ int main(int argc, char** argv) {
   check->add_option("--suite", suite_filter, "Only this suite");
   AddCommon(check, tc, true);
 
+  auto* bench = app.add_subcommand("bench", "Benchmarks that print figures");
+  bench->require_subcommand(1);
+  BenchVerifierArgs ba;
+  auto* bench_verifier = bench->add_subcommand("verifier", "Verifier throughput, timing repeatability and resolution");
+  bench_verifier->add_option("--threads", ba.threads, "Threads")->default_val(1);
+  bench_verifier->add_option("--repeats", ba.repeats, "Evaluations of one kernel for the CV")->default_val(10);
+  bench_verifier->add_option("--pairs", ba.pairs, "Base/5%-slower pairs for the ranking test")->default_val(20);
+  bench_verifier->add_option("--kernels-dir", ba.kernels_dir, "Kernels to evaluate (default: tests/kernels)");
+  bench_verifier->add_flag("--json", ba.json, "JSON output");
+
   auto* version = app.add_subcommand("version", "Print version, commit and environment");
   bool version_json = false;
   version->add_flag("--json", version_json, "JSON output");
@@ -354,6 +365,7 @@ int main(int argc, char** argv) {
   if (list->parsed()) return RunTasksList(tc, suite_filter);
   if (show->parsed()) return RunTasksShow(tc, show_id, contract_only, backend_name);
   if (check->parsed()) return RunTasksCheck(tc, check_ids, suite_filter);
+  if (bench_verifier->parsed()) return RunBenchVerifier(ba);
   if (version->parsed()) {
     nlohmann::json j = EnvironmentStamp();
     j["data_dir"] = DataDir().string();

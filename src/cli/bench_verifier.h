@@ -1,0 +1,18 @@
+// `evokernel bench verifier` (see bench_verifier.cpp).
+#pragma once
+
+#include <string>
+
+namespace evokernel {
+
+struct BenchVerifierArgs {
+  int threads = 1;
+  int repeats = 10;
+  int pairs = 20;
+  std::string kernels_dir;  // default: <data dir>/tests/kernels
+  bool json = false;
+};
+
+int RunBenchVerifier(const BenchVerifierArgs& args);
+
+}  // namespace evokernel
