@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/poison.h"
+#include "runner/signal_safe.h"
 
 namespace evokernel::runner {
 namespace {
@@ -29,24 +30,6 @@ size_t PageSize() {
   return p;
 }
 
-void WriteStr(const char* s) {
-  ssize_t r = write(2, s, std::strlen(s));
-  (void)r;
-}
-
-void WriteNum(uintptr_t v) {
-  char buf[32];
-  int n = 0;
-  do {
-    buf[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v && n < 31);
-  char out[32];
-  for (int i = 0; i < n; ++i) out[i] = buf[n - 1 - i];
-  out[n] = 0;
-  WriteStr(out);
-}
-
 void OnFault(int sig, siginfo_t* info, void*) {
   uintptr_t a = reinterpret_cast<uintptr_t>(info->si_addr);
   for (const auto& s : g_slots) {
@@ -54,16 +37,16 @@ void OnFault(int sig, siginfo_t* info, void*) {
     bool before = a >= s.lo_begin && a < s.lo_end;
     bool after = a >= s.hi_begin && a < s.hi_end;
     if (!before && !after) continue;
-    WriteStr("evokernel-runner: out_of_bounds: the kernel accessed memory ");
+    SignalSafeWrite("evokernel-runner: out_of_bounds: the kernel accessed memory ");
     if (before) {
-      WriteNum(s.lo_end - a);
-      WriteStr(s.output ? " bytes before the start of output '" : " bytes before the start of argument '");
+      SignalSafeWriteNumber(s.lo_end - a);
+      SignalSafeWrite(s.output ? " bytes before the start of output '" : " bytes before the start of argument '");
     } else {
-      WriteNum(a - s.hi_begin + 1);
-      WriteStr(s.output ? " bytes past the end of output '" : " bytes past the end of argument '");
+      SignalSafeWriteNumber(a - s.hi_begin + 1);
+      SignalSafeWrite(s.output ? " bytes past the end of output '" : " bytes past the end of argument '");
     }
-    WriteStr(s.name);
-    WriteStr("'\n");
+    SignalSafeWrite(s.name);
+    SignalSafeWrite("'\n");
     _exit(kOutOfBoundsExit);
   }
   // Not ours: die of the original signal.

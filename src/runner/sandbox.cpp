@@ -1,5 +1,7 @@
 #include "runner/sandbox.h"
 
+#include "runner/signal_safe.h"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -17,31 +19,16 @@ namespace {
 constexpr int kMaxNr = 1024;
 const char* g_names[kMaxNr] = {nullptr};
 
-void WriteStr(const char* s) {
-  ssize_t r = write(2, s, std::strlen(s));
-  (void)r;
-}
-
 void OnSigsys(int, siginfo_t* info, void*) {
   int nr = info->si_syscall;
-  WriteStr("evokernel-runner: sandbox_violation: forbidden system call ");
+  SignalSafeWrite("evokernel-runner: sandbox_violation: forbidden system call ");
   if (nr >= 0 && nr < kMaxNr && g_names[nr]) {
-    WriteStr(g_names[nr]);
+    SignalSafeWrite(g_names[nr]);
   } else {
-    char buf[16];
-    int n = 0;
-    unsigned v = static_cast<unsigned>(nr);
-    char tmp[16];
-    do {
-      tmp[n++] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v && n < 15);
-    for (int i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
-    buf[n] = 0;
-    WriteStr("#");
-    WriteStr(buf);
+    SignalSafeWrite("#");
+    SignalSafeWriteNumber(static_cast<uint64_t>(nr));
   }
-  WriteStr("\n");
+  SignalSafeWrite("\n");
   _exit(kSandboxViolationExit);
 }
 
