@@ -55,8 +55,8 @@ struct ArgSpec {
 
 class Runner {
  public:
-  Runner(int out_fd, std::unique_ptr<Device> dev, int threads, int task_dir_fd)
-      : out_fd_(out_fd), dev_(std::move(dev)), threads_(threads), task_dir_fd_(task_dir_fd) {}
+  Runner(int out_fd, std::unique_ptr<Device> dev, int task_dir_fd)
+      : out_fd_(out_fd), dev_(std::move(dev)), task_dir_fd_(task_dir_fd) {}
 
   int Loop() {
     FrameReader reader(0);
@@ -278,7 +278,6 @@ class Runner {
   std::vector<Tensor> pristine_;  // inputs as received, for the modification check
   static constexpr size_t kMaxStash = 4;
   std::deque<std::vector<Tensor>> stash_;  // verified input sets for the timing loop
-  int threads_ = 1;
   int task_dir_fd_ = -1;
 };
 
@@ -314,7 +313,7 @@ int Main(int argc, char** argv) {
   SandboxInfo load_phase = InstallSandbox(SandboxPhase::kLoad);
   if (Status st = (*dev)->Load(artifact); !st.ok()) return fail(st);
   SandboxInfo run_phase = load_phase.seccomp ? InstallSandbox(SandboxPhase::kRun) : load_phase;
-  Runner runner(out_fd, std::move(dev).value(), threads, task_dir_fd);
+  Runner runner(out_fd, std::move(dev).value(), task_dir_fd);
   runner.Reply({{"ok", true},
                 {"ready", true},
                 {"sandbox", {{"seccomp", load_phase.seccomp && run_phase.seccomp},
