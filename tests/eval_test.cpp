@@ -69,7 +69,12 @@ TEST_P(KernelCase, IsJudgedAsItsNameSays) {
   ASSERT_TRUE(expect) << "no expectation for kernel file name '" << stem << "' (" << rel << ")";
   auto r = RunCli({"eval", "--task", TaskOf(rel), "--kernel", (KernelsDir() / rel).string(), "--json",
                    "--timing-trials", "5", "--flush-bytes", "0", "--timeout", "60"});
-  ASSERT_EQ(r.exit_code, expect->exit_code) << r.err << r.out.substr(0, 3000);
+  ASSERT_EQ(r.exit_code, expect->exit_code)
+      << "stage " << (r.json.is_object() ? r.json["failed_stage"].dump() + ", failure " + r.json["failure"].dump() +
+                                                ", feedback " + r.json["feedback"].dump() + ", timing " +
+                                                r.json["settings"].dump()
+                                          : r.out.substr(0, 3000))
+      << "\n" << r.err;
   ASSERT_TRUE(r.json.is_object()) << r.out;
   const auto& j = r.json;
   EXPECT_EQ(j["task"], TaskOf(rel));
