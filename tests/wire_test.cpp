@@ -23,7 +23,7 @@ TEST(Wire, RoundTripsHeaderAndTensors) {
   ASSERT_TRUE(WriteFrame(fds[1], f).ok());
   close(fds[1]);
   FrameReader r(fds[0]);
-  auto g = r.Read(Clock::now() + std::chrono::seconds(5), 16);
+  auto g = r.Read(Clock::now() + std::chrono::seconds(5));
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   EXPECT_EQ(g->header["cmd"], "run");
   EXPECT_EQ(g->header["x"], 42);
@@ -32,7 +32,6 @@ TEST(Wire, RoundTripsHeaderAndTensors) {
   EXPECT_FLOAT_EQ(g->tensors[0].as<float>()[5], 2.5f);
   EXPECT_EQ(g->tensors[1].dtype(), DType::kInt64);
   EXPECT_EQ(g->tensors[1].as<int64_t>()[3], -3);
-  EXPECT_EQ(g->tensors[0].capacity(), 24u + 16u);
   // Stream ends: next read reports EOF, not a hang.
   auto h = r.Read(Clock::now() + std::chrono::seconds(5));
   EXPECT_FALSE(h.ok());

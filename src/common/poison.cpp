@@ -4,11 +4,7 @@
 
 namespace evokernel {
 
-void Poison(Tensor& t) {
-  PoisonElements(t.dtype(), t.data(), t.numel());
-  std::byte* p = t.data();
-  if (t.capacity() > t.nbytes()) std::memset(p + t.nbytes(), kCanaryByte, t.capacity() - t.nbytes());
-}
+void Poison(Tensor& t) { PoisonElements(t.dtype(), t.data(), t.numel()); }
 
 void PoisonElements(DType dtype, std::byte* p, int64_t n) {
   switch (dtype) {
@@ -61,11 +57,5 @@ bool IsPoison(const Tensor& t, int64_t i) {
   return false;
 }
 
-bool CanaryIntact(const Tensor& t) {
-  const std::byte* p = t.data();
-  for (size_t i = t.nbytes(); i < t.capacity(); ++i)
-    if (static_cast<uint8_t>(p[i]) != kCanaryByte) return false;
-  return true;
-}
 
 }  // namespace evokernel

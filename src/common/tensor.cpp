@@ -80,10 +80,9 @@ std::string IndexString(const std::vector<int64_t>& shape, int64_t flat) {
 
 void AlignedFree::operator()(std::byte* p) const { std::free(p); }
 
-Tensor::Tensor(std::string name, DType dtype, std::vector<int64_t> shape, size_t slack)
+Tensor::Tensor(std::string name, DType dtype, std::vector<int64_t> shape)
     : name_(std::move(name)), dtype_(dtype), shape_(std::move(shape)) {
-  capacity_ = nbytes() + slack;
-  size_t alloc = (capacity_ + 63) / 64 * 64;
+  size_t alloc = (nbytes() + 63) / 64 * 64;
   if (alloc == 0) alloc = 64;
   data_.reset(static_cast<std::byte*>(std::aligned_alloc(64, alloc)));
 }
@@ -101,8 +100,8 @@ double Tensor::GetAsDouble(int64_t i) const {
 }
 
 Tensor Tensor::Clone() const {
-  Tensor t(name_, dtype_, shape_, capacity_ - nbytes());
-  if (capacity_) std::memcpy(t.data(), data(), capacity_);
+  Tensor t(name_, dtype_, shape_);
+  if (nbytes()) std::memcpy(t.data(), data(), nbytes());
   return t;
 }
 

@@ -32,15 +32,14 @@ struct AlignedFree {
 class Tensor {
  public:
   Tensor() = default;
-  // Allocates an uninitialised buffer for `shape` (plus `slack` spare bytes at the end).
-  Tensor(std::string name, DType dtype, std::vector<int64_t> shape, size_t slack = 0);
+  // Allocates an uninitialised buffer for `shape`.
+  Tensor(std::string name, DType dtype, std::vector<int64_t> shape);
 
   const std::string& name() const { return name_; }
   DType dtype() const { return dtype_; }
   const std::vector<int64_t>& shape() const { return shape_; }
   int64_t numel() const { return NumElements(shape_); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * DTypeSize(dtype_); }
-  size_t capacity() const { return capacity_; }  // nbytes() + slack
 
   std::byte* data() { return data_.get(); }
   const std::byte* data() const { return data_.get(); }
@@ -57,7 +56,6 @@ class Tensor {
   std::string name_;
   DType dtype_ = DType::kFloat32;
   std::vector<int64_t> shape_;
-  size_t capacity_ = 0;
   std::unique_ptr<std::byte[], AlignedFree> data_;
 };
 

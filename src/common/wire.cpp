@@ -51,7 +51,7 @@ Status FrameReader::Fill(Clock::time_point deadline) {
   }
 }
 
-Result<Frame> FrameReader::Read(Clock::time_point deadline, size_t slack) {
+Result<Frame> FrameReader::Read(Clock::time_point deadline) {
   size_t nl;
   while ((nl = buf_.find('\n', pos_)) == std::string::npos) {
     if (buf_.size() - pos_ > max_header_) return IoError("frame header too long");
@@ -82,7 +82,7 @@ Result<Frame> FrameReader::Read(Clock::time_point deadline, size_t slack) {
       }
       for (int64_t s : shape)
         if (s < 0) return IoError("frame tensor with negative dimension: " + d.dump());
-      Tensor t(d.value("name", ""), *dtype, std::move(shape), slack);
+      Tensor t(d.value("name", ""), *dtype, std::move(shape));
       size_t n = t.nbytes();
       if (d.value("nbytes", n) != n) return IoError("frame tensor size mismatch: " + d.dump());
       total += n;

@@ -34,9 +34,8 @@ class FrameReader {
                        size_t max_payload_bytes = size_t{8} << 30)
       : fd_(fd), max_header_(max_header_bytes), max_payload_(max_payload_bytes) {}
 
-  // Reads one frame. `slack` extra bytes are allocated after each tensor's payload (for the
-  // runner's canaries). Errors: kTimeout, kIoError (EOF, malformed frame).
-  Result<Frame> Read(std::chrono::steady_clock::time_point deadline, size_t slack = 0);
+  // Reads one frame. Errors: kTimeout, kIoError (EOF, malformed frame).
+  Result<Frame> Read(std::chrono::steady_clock::time_point deadline);
 
  private:
   Status Fill(std::chrono::steady_clock::time_point deadline);

@@ -47,7 +47,7 @@ void OnFault(int sig, siginfo_t* info, void*) {
     }
     SignalSafeWrite(s.name);
     SignalSafeWrite("'\n");
-    _exit(kOutOfBoundsExit);
+    _exit(after && s.output ? kOutputOverflowExit : kOutOfBoundsExit);
   }
   // Not ours: die of the original signal.
   signal(sig, SIG_DFL);

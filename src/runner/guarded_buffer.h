@@ -12,7 +12,8 @@
 
 namespace evokernel::runner {
 
-constexpr int kOutOfBoundsExit = 86;
+constexpr int kOutOfBoundsExit = 86;       // a guard page of an argument was touched
+constexpr int kOutputOverflowExit = 88;    // ... the one past the end of an output
 
 class GuardedBuffer {
  public:

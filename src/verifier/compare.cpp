@@ -7,6 +7,12 @@
 
 namespace evokernel {
 
+bool ElementMatches(DType dtype, double e, double g, double atol, double rtol) {
+  if (!IsFloating(dtype)) return e == g;
+  if (!std::isfinite(e) || !std::isfinite(g)) return (std::isnan(e) && std::isnan(g)) || (!std::isnan(e) && e == g);
+  return std::fabs(g - e) <= atol + rtol * std::fabs(e);
+}
+
 OutputReport CompareOutput(const Tensor& expected, const Tensor& got, double atol, double rtol) {
   OutputReport r;
   r.name = got.name().empty() ? expected.name() : got.name();
@@ -46,26 +52,19 @@ OutputReport CompareOutput(const Tensor& expected, const Tensor& got, double ato
       continue;
     }
     double e = expected.GetAsDouble(i), g = got.GetAsDouble(i);
-    if (!floating) {
-      r.max_abs_err = std::max(r.max_abs_err, std::fabs(g - e));
-      if (std::fabs(e) > 0) r.max_rel_err = std::max(r.max_rel_err, std::fabs(g - e) / std::fabs(e));
-      if (e != g) note_mismatch(i, e, g, std::fabs(g - e) + 1);
-      continue;
-    }
-    bool ef = std::isfinite(e), gf = std::isfinite(g);
-    if (!ef || !gf) {
-      bool same = (std::isnan(e) && std::isnan(g)) || (!std::isnan(e) && e == g);
-      if (!same) {
+    const bool match = ElementMatches(r.dtype, e, g, atol, rtol);
+    if (floating && (!std::isfinite(e) || !std::isfinite(g))) {
+      if (!match) {
         ++r.nonfinite_mismatches;
         note_mismatch(i, e, g, INFINITY);
       }
       continue;
     }
     double d = std::fabs(g - e);
-    double tol = atol + rtol * std::fabs(e);
+    double tol = floating ? atol + rtol * std::fabs(e) : 0;
     r.max_abs_err = std::max(r.max_abs_err, d);
-    if (std::fabs(e) > atol) r.max_rel_err = std::max(r.max_rel_err, d / std::fabs(e));
-    if (d > tol) note_mismatch(i, e, g, d / (tol > 0 ? tol : 1e-300));
+    if (std::fabs(e) > (floating ? atol : 0)) r.max_rel_err = std::max(r.max_rel_err, d / std::fabs(e));
+    if (!match) note_mismatch(i, e, g, floating ? d / (tol > 0 ? tol : 1e-300) : d + 1);
   }
   if (r.mismatches > 0)
     for (size_t d = 0; d < nd; ++d) r.span.emplace_back(lo[d], hi[d]);

@@ -34,6 +34,10 @@ struct OutputReport {
   std::string Describe() const;
 };
 
+// The rule for one element: |got - exp| <= atol + rtol * |exp| for floating dtypes, with NaN
+// matching only NaN and infinities matching exactly; exact equality for integer and bool dtypes.
+bool ElementMatches(DType dtype, double expected, double got, double atol, double rtol);
+
 // Elementwise check: |got - exp| <= atol + rtol * |exp| for floating outputs (NaN and Inf must
 // sit at exactly the reference's positions); exact equality for integer and bool outputs.
 // Precondition: same dtype and shape (the runner allocates outputs from the contract).

@@ -85,12 +85,10 @@ Status KernelSession::Failure(const Status& io, const char* what) {
   std::string tail = StderrTail();
   std::string msg = std::string("the kernel process died while ") + what + " (" + exit->Describe() + ")";
   if (exit->exited && exit->exit_code == 0) msg = std::string("the kernel exited the process while ") + what;
-  if (exit->exited && exit->exit_code == kRunnerOutOfBoundsExit) {
+  if (exit->exited && (exit->exit_code == kRunnerOutOfBoundsExit || exit->exit_code == kRunnerOutputOverflowExit)) {
     // The runner's fault handler printed which argument's guard page was hit.
     size_t p = tail.find("out_of_bounds: ");
-    failure_category_ = tail.find("past the end of output", p == std::string::npos ? 0 : p) != std::string::npos
-                            ? "output_overflow"
-                            : "out_of_bounds";
+    failure_category_ = exit->exit_code == kRunnerOutputOverflowExit ? "output_overflow" : "out_of_bounds";
     msg = p == std::string::npos ? "the kernel accessed memory outside its arguments"
                                  : tail.substr(p + 15, tail.find('\n', p) - p - 15);
     msg += std::string(" while ") + what;

@@ -22,6 +22,7 @@ namespace evokernel {
 
 // Exit code of evokernel-runner when the kernel touched a guard page (runner/guarded_buffer.h).
 constexpr int kRunnerOutOfBoundsExit = 86;
+constexpr int kRunnerOutputOverflowExit = 88;
 // Exit code of evokernel-runner when the kernel made a forbidden system call (runner/sandbox.h).
 constexpr int kRunnerSandboxViolationExit = 87;
 

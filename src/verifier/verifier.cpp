@@ -367,10 +367,7 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
           for (auto [idx, got] : call.fingerprint[o]) {
             if (idx < 0 || idx >= want.numel()) continue;
             double e = want.GetAsDouble(idx);
-            bool ok = std::isnan(e) ? std::isnan(got)
-                      : IsFloating(want.dtype()) ? std::fabs(got - e) <= atol + rtol * std::fabs(e)
-                                                 : got == e;
-            if (!ok) {
+            if (!ElementMatches(want.dtype(), e, got, atol, rtol)) {
               r.failure = "cached_result";
               r.feedback = "while being timed, the kernel returned " + std::to_string(got) + " at " +
                            spec_.args[spec_.num_inputs() + o].name + IndexString(want.shape(), idx) +
