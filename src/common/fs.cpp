@@ -21,6 +21,13 @@ Result<std::string> ReadFile(const fs::path& path) {
   return ss.str();
 }
 
+std::string ReadFileTail(const fs::path& path, size_t max_bytes) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return "";
+  if (text->size() <= max_bytes) return *text;
+  return "..." + text->substr(text->size() - max_bytes);
+}
+
 Status WriteFileAtomic(const fs::path& path, std::string_view content) {
   std::error_code ec;
   if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);

@@ -10,6 +10,8 @@
 namespace evokernel {
 
 Result<std::string> ReadFile(const std::filesystem::path& path);
+// The last `max_bytes` of a file ("..." + tail when cut); empty when unreadable.
+std::string ReadFileTail(const std::filesystem::path& path, size_t max_bytes);
 // Writes via a temporary file in the same directory and rename(2), so readers never see a
 // partial file.
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content);

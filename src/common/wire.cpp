@@ -27,6 +27,15 @@ Status WriteFrame(int fd, Frame& frame) {
   return Status::Ok();
 }
 
+void StopWorker(Subprocess& worker, std::chrono::milliseconds grace) {
+  if (worker.finished()) return;
+  Frame quit;
+  quit.header = {{"cmd", "quit"}};
+  if (worker.stdin_fd() >= 0) (void)WriteFrame(worker.stdin_fd(), quit);
+  worker.CloseStdin();
+  if (!worker.Wait(grace)) worker.Kill();
+}
+
 Status FrameReader::Fill(Clock::time_point deadline) {
   if (pos_ > 0 && pos_ == buf_.size()) {
     buf_.clear();

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "common/subprocess.h"
 #include "common/tensor.h"
 
 namespace evokernel {
@@ -26,6 +27,10 @@ struct Frame {
 
 // Serialises header + tensors (header["tensors"] is filled in from `tensors`).
 Status WriteFrame(int fd, Frame& frame);
+
+// Asks a worker that speaks this protocol to quit ({"cmd": "quit"}), closes its stdin and
+// kills its process group if it has not exited within `grace`.
+void StopWorker(Subprocess& worker, std::chrono::milliseconds grace);
 
 // Buffered reader of frames from one file descriptor. Not thread-safe.
 class FrameReader {

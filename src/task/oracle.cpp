@@ -66,21 +66,14 @@ Result<std::unique_ptr<Oracle>> Oracle::Start(const TaskRef& task, const OracleO
 }
 
 Oracle::~Oracle() {
-  if (proc_ && !proc_->finished()) {
-    Frame quit;
-    quit.header = {{"cmd", "quit"}};
-    (void)WriteFrame(proc_->stdin_fd(), quit);
-    proc_->CloseStdin();
-    if (!proc_->Wait(std::chrono::milliseconds(2000))) proc_->Kill();
-  }
+  if (proc_) StopWorker(*proc_, std::chrono::milliseconds(2000));
 }
 
 Status Oracle::Failure(const Status& io_error) {
   // The worker died or hung: kill it and explain with the tail of its stderr.
   auto exit = proc_->Wait(std::chrono::milliseconds(200));
   if (!exit) exit = proc_->Kill();
-  std::string log = ReadFile(stderr_path_).ok() ? *ReadFile(stderr_path_) : "";
-  if (log.size() > 3000) log = "..." + log.substr(log.size() - 3000);
+  std::string log = ReadFileTail(stderr_path_, 3000);
   if (log.find("No module named 'torch'") != std::string::npos)
     return Unavailable("the Python interpreter cannot import torch (install python3-torch with "
                        "scripts/install-deps.sh, or point EVOKERNEL_PYTHON at an interpreter "

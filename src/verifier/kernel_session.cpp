@@ -54,22 +54,10 @@ Result<std::unique_ptr<KernelSession>> KernelSession::Start(const SessionOptions
 }
 
 KernelSession::~KernelSession() {
-  if (proc_ && !proc_->finished()) {
-    Frame quit;
-    quit.header = {{"cmd", "quit"}};
-    (void)WriteFrame(proc_->stdin_fd(), quit);
-    proc_->CloseStdin();
-    if (!proc_->Wait(std::chrono::milliseconds(500))) proc_->Kill();
-  }
+  if (proc_) StopWorker(*proc_, std::chrono::milliseconds(500));
 }
 
-std::string KernelSession::StderrTail() const {
-  auto log = ReadFile(stderr_path_);
-  if (!log.ok() || log->empty()) return "";
-  std::string t = *log;
-  if (t.size() > 2000) t = "..." + t.substr(t.size() - 2000);
-  return t;
-}
+std::string KernelSession::StderrTail() const { return ReadFileTail(stderr_path_, 2000); }
 
 Status KernelSession::Failure(const Status& io, const char* what) {
   failure_category_ = io.code() == StatusCode::kTimeout ? "timeout" : "runtime_error";

@@ -71,24 +71,27 @@ ResourceLimits VerifyOptions::DefaultRunnerLimits() {
 }
 
 size_t LastLevelCacheBytes() {
-  size_t best = 0;
-  int best_level = 0;
-  for (int i = 0; i < 8; ++i) {
-    fs::path d = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i);
-    std::ifstream lv(d / "level"), sz(d / "size");
-    int level = 0;
-    std::string size;
-    if (!(lv >> level) || !(sz >> size) || size.empty()) continue;
-    size_t mult = 1;
-    if (size.back() == 'K') mult = 1024;
-    if (size.back() == 'M') mult = 1024 * 1024;
-    size_t bytes = std::strtoull(size.c_str(), nullptr, 10) * mult;
-    if (level > best_level || (level == best_level && bytes > best)) {
-      best_level = level;
-      best = bytes;
+  static const size_t bytes = [] {
+    size_t best = 0;
+    int best_level = 0;
+    for (int i = 0; i < 8; ++i) {
+      fs::path d = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i);
+      std::ifstream lv(d / "level"), sz(d / "size");
+      int level = 0;
+      std::string size;
+      if (!(lv >> level) || !(sz >> size) || size.empty()) continue;
+      size_t mult = 1;
+      if (size.back() == 'K') mult = 1024;
+      if (size.back() == 'M') mult = 1024 * 1024;
+      size_t bytes = std::strtoull(size.c_str(), nullptr, 10) * mult;
+      if (level > best_level || (level == best_level && bytes > best)) {
+        best_level = level;
+        best = bytes;
+      }
     }
-  }
-  return best ? best : size_t{32} << 20;
+    return best ? best : size_t{32} << 20;
+  }();
+  return bytes;
 }
 
 nlohmann::json EnvironmentStamp() {
