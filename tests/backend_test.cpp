@@ -53,7 +53,9 @@ class CpuBackendTest : public ::testing::Test {
 TEST_F(CpuBackendTest, ContractMatchesGolden) {
   std::string got = backend_->Contract(ConvSpec());
   fs::path golden = testing::TestDir() / "golden" / "contract_cpu.h";
-  if (std::getenv("EVOKERNEL_UPDATE_GOLDEN")) ASSERT_TRUE(WriteFileAtomic(golden, got).ok());
+  if (std::getenv("EVOKERNEL_UPDATE_GOLDEN")) {
+    ASSERT_TRUE(WriteFileAtomic(golden, got).ok());
+  }
   auto want = ReadFile(golden);
   ASSERT_TRUE(want.ok()) << "missing golden file " << golden;
   EXPECT_EQ(got, *want);

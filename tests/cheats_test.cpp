@@ -75,8 +75,9 @@ TEST_P(Cheat, IsCaughtAtTheRightStage) {
   std::string failure = r.json["failure"].is_string() ? r.json["failure"].get<std::string>() : "";
   EXPECT_NE(std::find(e.failures.begin(), e.failures.end(), failure), e.failures.end())
       << "failure '" << failure << "'; feedback: " << r.json["feedback"];
-  if (!e.feedback.empty())
+  if (!e.feedback.empty()) {
     EXPECT_NE(r.json["feedback"].get<std::string>().find(e.feedback), std::string::npos) << r.json["feedback"];
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cheats, Cheat, ::testing::ValuesIn(Cheats()), [](const auto& i) {

@@ -90,6 +90,11 @@ TEST_P(KernelCase, IsJudgedAsItsNameSays) {
     ASSERT_EQ(j["correctness_trials"].size(), 5u);
     EXPECT_EQ(j["correctness_trials"][0]["distribution"], "default");
     EXPECT_NE(j["correctness_trials"][4]["distribution"], "default");
+    // No honest kernel beats the machine's roofline bound.
+    ASSERT_TRUE(j["roofline"].is_object()) << j.value("roofline_note", "");
+    EXPECT_GT(j["roofline"]["fraction"].get<double>(), 0);
+    EXPECT_LE(j["roofline"]["fraction"].get<double>(), 1.5) << j["roofline"].dump() << "\n" << j["review"].dump();
+    for (const auto& why : j["review"]) EXPECT_EQ(why.get<std::string>().find("roofline"), std::string::npos) << why;
   } else {
     EXPECT_FALSE(j["feasible"].get<bool>());
     EXPECT_EQ(j["failed_stage"], expect->stage) << j["feedback"];

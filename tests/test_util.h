@@ -3,8 +3,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -36,10 +39,22 @@ struct CliResult {
   nlohmann::json json;  // parsed stdout when it is JSON
 };
 
-// Runs the evokernel binary with `args`.
-inline CliResult RunCli(const std::vector<std::string>& args, int timeout_s = 300) {
+// Runs the evokernel binary with `args`; `extra_env` is added to (and wins over) the
+// environment it inherits.
+inline CliResult RunCli(const std::vector<std::string>& args, int timeout_s = 300,
+                        const std::map<std::string, std::string>& extra_env = {}) {
   UsePrivateCache();
   SpawnOptions so;
+  if (!extra_env.empty()) {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const auto& [k, v] : extra_env) env[k] = v;
+    so.env = std::move(env);
+  }
   so.argv = {EVOKERNEL_BIN};
   so.argv.insert(so.argv.end(), args.begin(), args.end());
   CliResult r;

@@ -21,16 +21,7 @@ Result<std::unique_ptr<Backend>> MakeBackend(std::string_view name) {
                          "; OpenCL and CUDA are planned)");
 }
 
-fs::path RunnerPath() {
-  if (const char* r = std::getenv("EVOKERNEL_RUNNER"); r && *r) return r;
-  fs::path here = ExecutableDir() / "evokernel-runner";
-  if (access(here.c_str(), X_OK) == 0) return here;
-#ifdef EVOKERNEL_BINARY_DIR
-  fs::path built = fs::path(EVOKERNEL_BINARY_DIR) / "src" / "evokernel-runner";
-  if (access(built.c_str(), X_OK) == 0) return built;
-#endif
-  return here;
-}
+fs::path RunnerPath() { return HelperExecutable("evokernel-runner", "EVOKERNEL_RUNNER"); }
 
 std::string TrimCompilerOutput(std::string_view raw, std::string_view build_dir,
                                size_t max_lines, size_t max_chars) {

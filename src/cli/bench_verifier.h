@@ -9,6 +9,9 @@ struct BenchVerifierArgs {
   int threads = 1;
   int repeats = 10;
   int pairs = 20;
+  // Evaluations in flight for the throughput figure: their compile and correctness stages
+  // overlap, timing never does (VerifyOptions::timing_gate). 0: the number of cores.
+  int jobs = 0;
   std::string kernels_dir;  // default: <data dir>/tests/kernels
   bool json = false;
 };

@@ -2,6 +2,7 @@
 //
 //   evokernel eval  --task T --kernel K [--backend cpu] [--json]   verify and time one kernel
 //   evokernel tasks list|show|check                               browse and vet task suites
+//   evokernel machine                                             peaks used by the roofline check
 //   evokernel version
 //
 // Exit codes: 0 success (for eval: the kernel is feasible), 1 the kernel is infeasible (eval) or
@@ -81,10 +82,10 @@ struct EvalArgs {
   Common c;
   std::string task, kernel, backend = "cpu", output;
   int trials = 5, hidden_trials = 2, timing_trials = 0, warmup = 3;
-  double noise_threshold = 0.05;
-  bool no_timing = false, no_cache = false, no_static_check = false;
+  double noise_threshold = 0.01;
+  bool no_timing = false, no_cache = false, no_static_check = false, no_roofline = false;
   int64_t seed = -1;
-  double atol = -1, rtol = -1, timeout_s = 30, budget_s = 0.25;
+  double atol = -1, rtol = -1, timeout_s = 30, budget_s = 0.2;
   int64_t flush_bytes = -1;
   double memory_limit_gib = 8;
 };
@@ -126,6 +127,14 @@ void PrintHuman(const EvalResult& r, const TaskSpec& spec) {
                              Ms(r.baseline_ns.iqr()), Ms(r.baseline_ns.mean), r.baseline_ns.n);
     std::cout << fmt::format("speedup      {:.3f}x over PyTorch eager ({} thread{})\n", r.speedup,
                              r.settings.value("threads", 1), r.settings.value("threads", 1) == 1 ? "" : "s");
+    if (r.roofline)
+      std::cout << fmt::format("roofline     {:.1f}% of this machine's bound ({} at {:.3g} GFLOP/s and {:.3g} GB/s); "
+                               "PyTorch {:.1f}%\n", 100 * r.roofline->fraction, Ms(r.roofline->bound_ns),
+                               r.roofline->peak_flops_per_s / 1e9, r.roofline->bandwidth_bytes_per_s / 1e9,
+                               100 * r.baseline_roofline_fraction);
+    else if (!r.roofline_note.empty())
+      std::cout << "roofline     " << r.roofline_note << "\n";
+    for (const auto& why : r.review) std::cout << "REVIEW       " << why << "\n";
   }
   if (!r.feedback.empty()) std::cout << "feedback:\n" << r.feedback << (r.feedback.back() == '\n' ? "" : "\n");
 }
@@ -158,6 +167,7 @@ int RunEval(const EvalArgs& a) {
   if (a.flush_bytes >= 0) vo.flush_bytes = static_cast<size_t>(a.flush_bytes);
   vo.call_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
   vo.build.use_cache = !a.no_cache;
+  vo.roofline = !a.no_roofline;
   vo.build.static_check = !a.no_static_check;
   vo.limits.address_space_bytes = static_cast<uint64_t>(a.memory_limit_gib * double(uint64_t{1} << 30));
   if (progress) vo.on_stage = [](Stage s) { std::cerr << StageName(s) << "...\n"; };
@@ -179,6 +189,21 @@ int RunEval(const EvalArgs& a) {
   else
     PrintHuman(*r, spec);
   return r->feasible ? kExitFeasible : kExitInfeasible;
+}
+
+int RunMachine(int threads, bool remeasure, bool json) {
+  auto peaks = LoadOrMeasurePeaks(threads, remeasure);
+  if (!peaks.ok()) return Fail(peaks.status());
+  if (json) {
+    std::cout << peaks->ToJson().dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("cpu          {}\nthreads      {}\npeak fp32    {:.1f} GFLOP/s\n", peaks->cpu, peaks->threads,
+                           peaks->flops_per_s / 1e9);
+  for (const auto& [bytes, rate] : peaks->read_bandwidth)
+    std::cout << fmt::format("read bw      {:>9.0f} KiB resident: {:.1f} GB/s\n", bytes / 1024, rate / 1e9);
+  std::cout << "cached in    " << peaks->cache_file << "\n";
+  return 0;
 }
 
 // ---------------------------------------------------------------------------------- tasks
@@ -300,10 +325,11 @@ int main(int argc, char** argv) {
       ->default_val(2)
       ->check(CLI::Range(0, 1000));
   eval->add_option("--noise-threshold", ea.noise_threshold,
-                   "Relative IQR above which timing is measured again (and flagged noisy if it stays)")
-      ->default_val(0.05);
+                   "Relative standard error of a side's median above which that side is measured again "
+                   "(and flagged noisy if it stays)")
+      ->default_val(0.01);
   eval->add_option("--timing-trials", ea.timing_trials, "Timed calls per side (0: sized by --timing-budget)")->default_val(0);
-  eval->add_option("--timing-budget", ea.budget_s, "Seconds of measured calls per side when --timing-trials is 0")->default_val(0.25);
+  eval->add_option("--timing-budget", ea.budget_s, "Wall-clock seconds per side and pass (flush and input copy included) when --timing-trials is 0")->default_val(0.2);
   eval->add_option("--warmup", ea.warmup, "Untimed warm-up calls")->default_val(3);
   eval->add_flag("--no-timing", ea.no_timing, "Stop after correctness");
   eval->add_option("--seed", ea.seed, "Base seed of the correctness trials (default: fresh random, recorded)");
@@ -315,6 +341,8 @@ int main(int argc, char** argv) {
       ->default_val(8)
       ->check(CLI::Range(0.25, 1024.0));
   eval->add_flag("--no-cache", ea.no_cache, "Rebuild even if the build cache has this kernel");
+  eval->add_flag("--no-roofline", ea.no_roofline,
+                 "Skip the roofline check (a median below the machine's bound is flagged for review)");
   eval->add_flag("--no-static-check", ea.no_static_check,
                  "Skip the anti-cheat source/object rules (for testing the runtime sandbox; the result records it)");
   eval->add_option("--output,-o", ea.output, "Also write the JSON result to this file");
@@ -347,8 +375,20 @@ int main(int argc, char** argv) {
   bench_verifier->add_option("--threads", ba.threads, "Threads")->default_val(1);
   bench_verifier->add_option("--repeats", ba.repeats, "Evaluations of one kernel for the CV")->default_val(10);
   bench_verifier->add_option("--pairs", ba.pairs, "Base/5%-slower pairs for the ranking test")->default_val(20);
+  bench_verifier->add_option("--jobs,-j", ba.jobs,
+                             "Evaluations in flight for the throughput figure (timing never overlaps; 0: one per core)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 64));
   bench_verifier->add_option("--kernels-dir", ba.kernels_dir, "Kernels to evaluate (default: tests/kernels)");
   bench_verifier->add_flag("--json", ba.json, "JSON output");
+
+  auto* machine = app.add_subcommand("machine", "Measured peaks of this machine used by the roofline check");
+  int machine_threads = 1;
+  bool machine_remeasure = false, machine_json = false;
+  machine->add_option("--threads", machine_threads, "Threads")->default_val(1)->envname("EVOKERNEL_THREADS")
+      ->check(CLI::Range(1, 4096));
+  machine->add_flag("--remeasure", machine_remeasure, "Measure again instead of using the cached figures");
+  machine->add_flag("--json", machine_json, "JSON output");
 
   auto* version = app.add_subcommand("version", "Print version, commit and environment");
   bool version_json = false;
@@ -366,6 +406,7 @@ int main(int argc, char** argv) {
   if (show->parsed()) return RunTasksShow(tc, show_id, contract_only, backend_name);
   if (check->parsed()) return RunTasksCheck(tc, check_ids, suite_filter);
   if (bench_verifier->parsed()) return RunBenchVerifier(ba);
+  if (machine->parsed()) return RunMachine(machine_threads, machine_remeasure, machine_json);
   if (version->parsed()) {
     nlohmann::json j = EnvironmentStamp();
     j["data_dir"] = DataDir().string();

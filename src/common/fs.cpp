@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -83,6 +84,25 @@ fs::path ExecutableDir() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   return ec ? fs::current_path() : exe.parent_path();
+}
+
+std::string CpuModelName() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+      return line.substr(std::min(line.size(), line.find(':') + 2));
+  return "unknown";
+}
+
+fs::path HelperExecutable(std::string_view name, const char* env_var) {
+  if (const char* r = env_var ? std::getenv(env_var) : nullptr; r && *r) return r;
+  fs::path here = ExecutableDir() / name;
+  if (access(here.c_str(), X_OK) == 0) return here;
+#ifdef EVOKERNEL_BINARY_DIR
+  fs::path built = fs::path(EVOKERNEL_BINARY_DIR) / "src" / name;
+  if (access(built.c_str(), X_OK) == 0) return built;
+#endif
+  return here;
 }
 
 fs::path DataDir() {

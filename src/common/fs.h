@@ -37,6 +37,11 @@ std::string Sha256Hex(std::string_view data);
 
 // Directory of the running executable (/proc/self/exe).
 std::filesystem::path ExecutableDir();
+// The CPU's model name from /proc/cpuinfo, "unknown" when absent.
+std::string CpuModelName();
+// A helper program installed beside this one (evokernel-runner, evokernel-peaks): $env_var
+// when set, else <exe dir>/name, else the build tree's src/name.
+std::filesystem::path HelperExecutable(std::string_view name, const char* env_var);
 // Where shipped data lives (python/, tasks/, docs/): $EVOKERNEL_DATA_DIR, else the source tree
 // this binary was built from, else <exe>/../share/evokernel.
 std::filesystem::path DataDir();

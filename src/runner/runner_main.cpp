@@ -226,7 +226,7 @@ class Runner {
     nlohmann::json calls = nlohmann::json::array();
     for (int i = 0; i < trials; ++i) {
       size_t k = stash_.empty() ? 0 : rng() % stash_.size();
-      bool fresh = !stash_.empty() && (rng() & 1);
+      bool fresh = !stash_.empty() && (i & 1);  // seen and fresh alternate
       load_set(k, fresh);
       if (!flush.empty()) {
         std::memset(flush.data(), i & 0xff, flush.size());

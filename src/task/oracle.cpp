@@ -126,6 +126,9 @@ Result<TaskSpec> Oracle::Describe(uint64_t seed) {
     spec.init_inputs = h.value("init_inputs", nlohmann::json::array());
     spec.modules = h.value("modules", std::vector<std::string>{});
     spec.calls = h.value("calls", std::vector<std::string>{});
+    spec.aten_ops = h.value("aten_ops", std::vector<std::string>{});
+    if (h.contains("flops") && h["flops"].is_number()) spec.flops = h["flops"].get<double>();
+    spec.flops_by_op = h.value("flops_by_op", nlohmann::json::object());
     spec.doc = h.value("doc", "");
     spec.env = h.value("env", nlohmann::json::object());
   } catch (const std::exception& e) {
@@ -152,15 +155,17 @@ Result<Trial> Oracle::MakeTrial(uint64_t seed, const std::string& distribution) 
   return t;
 }
 
-Result<std::vector<double>> Oracle::TimeBaseline(uint64_t seed, int warmup, int trials,
-                                                 size_t flush_bytes) {
+Result<BaselineTimes> Oracle::TimeBaseline(uint64_t seed, int warmup, int trials, size_t flush_bytes) {
   EVK_ASSIGN_OR_RETURN(Frame f, Request({{"cmd", "time"},
                                          {"seed", seed},
                                          {"warmup", warmup},
                                          {"trials", trials},
                                          {"flush_bytes", flush_bytes}}));
   try {
-    return f.header.at("times_ns").get<std::vector<double>>();
+    BaselineTimes t;
+    t.times_ns = f.header.at("times_ns").get<std::vector<double>>();
+    t.overhead_ns = f.header.value("overhead_ns", 0.0);
+    return t;
   } catch (const std::exception& e) {
     return Internal(std::string("malformed timing reply from the oracle: ") + e.what());
   }

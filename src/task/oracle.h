@@ -36,6 +36,11 @@ struct Trial {
   std::vector<Tensor> outputs;  // expected
 };
 
+struct BaselineTimes {
+  std::vector<double> times_ns;  // one per timed call
+  double overhead_ns = 0;        // per call, outside the timed interval (cache flush, loop)
+};
+
 // The interpreter to run the oracle with: $EVOKERNEL_PYTHON, else /usr/bin/python3 when it
 // exists (Debian's python3-torch installs there; a python3 earlier on PATH may lack torch),
 // else python3 from PATH.
@@ -55,8 +60,7 @@ class Oracle {
   // "default" (the task's get_inputs) or a hidden one: "outliers" or "scaled".
   Result<Trial> MakeTrial(uint64_t seed, const std::string& distribution = "default");
   // Eager baseline latencies in nanoseconds on the inputs of `seed`.
-  Result<std::vector<double>> TimeBaseline(uint64_t seed, int warmup, int trials,
-                                           size_t flush_bytes);
+  Result<BaselineTimes> TimeBaseline(uint64_t seed, int warmup, int trials, size_t flush_bytes);
 
   const TaskRef& task() const { return task_; }
 

@@ -261,6 +261,12 @@ size_t TaskSpec::num_inputs() const {
 
 size_t TaskSpec::num_outputs() const { return args.size() - num_inputs(); }
 
+double TaskSpec::CompulsoryBytes() const {
+  double b = 0;
+  for (const auto& a : args) b += static_cast<double>(NumElements(a.shape)) * DTypeSize(a.dtype);
+  return b;
+}
+
 nlohmann::json TaskSpec::ToJson() const {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& x : args) {
@@ -277,6 +283,10 @@ nlohmann::json TaskSpec::ToJson() const {
   j["init_inputs"] = init_inputs;
   j["modules"] = modules;
   j["calls"] = calls;
+  j["aten_ops"] = aten_ops;
+  j["flops"] = flops >= 0 ? nlohmann::json(flops) : nlohmann::json(nullptr);
+  j["flops_by_op"] = flops_by_op;
+  j["compulsory_bytes"] = CompulsoryBytes();
   j["doc"] = doc;
   return j;
 }

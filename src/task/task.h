@@ -80,12 +80,19 @@ struct TaskSpec {
   nlohmann::json init_inputs = nlohmann::json::array();
   std::vector<std::string> modules;  // nn.Module types used
   std::vector<std::string> calls;    // functions/methods called in Model
+  std::vector<std::string> aten_ops;  // ATen operators one forward pass runs (torch.profiler)
+  // Floating-point operations of one forward pass by torch.profiler's formulas (matmul-like
+  // ops, convolutions, elementwise add/mul; others count 0): a lower bound. -1 when unknown.
+  double flops = -1;
+  nlohmann::json flops_by_op = nlohmann::json::object();
   std::string doc;                   // Model docstring
   std::string source;                // the task file text
   nlohmann::json env;                // torch version, BLAS, threads of the oracle
 
   size_t num_inputs() const;   // inputs + params (what the kernel reads)
   size_t num_outputs() const;
+  // Bytes every correct kernel must at least read and write once: all arguments.
+  double CompulsoryBytes() const;
   nlohmann::json ToJson() const;
 };
 

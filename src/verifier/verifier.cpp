@@ -8,6 +8,8 @@
 #include <fstream>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "common/fs.h"
 #include "verifier/kernel_session.h"
 
@@ -29,13 +31,6 @@ using std::chrono::milliseconds;
 namespace {
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
 
 // Failure category of a kernel session error.
 std::string Category(const Status& st, const KernelSession* session = nullptr) {
@@ -102,7 +97,7 @@ nlohmann::json EnvironmentStamp() {
   return {{"evokernel_version", EVOKERNEL_VERSION},
           {"commit", EVOKERNEL_GIT_COMMIT},
           {"build_type", EVOKERNEL_BUILD_TYPE},
-          {"cpu", CpuModel()},
+          {"cpu", CpuModelName()},
           {"logical_cores", sysconf(_SC_NPROCESSORS_ONLN)},
           {"os", std::string(u.sysname) + " " + u.release},
           {"host", host}};
@@ -205,6 +200,12 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   // timing
   if (opt_.timing) {
     if (opt_.on_stage) opt_.on_stage(Stage::kTiming);
+    std::unique_lock<std::mutex> gate;
+    if (opt_.timing_gate) {
+      t0 = Clock::now();
+      gate = std::unique_lock<std::mutex>(*opt_.timing_gate);
+      r.stage_seconds["timing_wait"] = Since(t0);
+    }
     t0 = Clock::now();
     double est = elapsed.empty() ? 1e6 : *std::min_element(elapsed.begin(), elapsed.end());
     auto timed = Time(**session, r, r.trials.front().seed, est, stashed, atol, rtol);
@@ -340,73 +341,97 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
   const size_t flush = r.settings["flush_bytes"].get<size_t>();
   // The baseline runs on the inputs of the first trial, which is also the runner's first
   // timing set. The minimum of a short probe sizes it: first calls after a (re)build of the
-  // model pay page faults.
-  EVK_ASSIGN_OR_RETURN(auto probe, oracle_.TimeBaseline(seed, opt_.warmup, 3, flush));
-  double est_b = Summarise(probe).min;
+  // model pay page faults. The probe also reports the per-call cost outside the measured
+  // interval (the cache flush), which the budget must include.
+  EVK_ASSIGN_OR_RETURN(BaselineTimes probe, oracle_.TimeBaseline(seed, opt_.warmup, 3, flush));
+  const double est_b = Summarise(probe.times_ns).min;
+  const double overhead = probe.overhead_ns;
+  // Calls per side and pass: as many as fit in the wall-clock budget, clamped.
   auto count = [&](double est) {
     if (opt_.timing_trials > 0) return opt_.timing_trials;
-    double n = opt_.timing_budget_s * 1e9 / std::max(est, 1.0);
+    double n = opt_.timing_budget_s * 1e9 / std::max(est + overhead, 1.0);
     return static_cast<int>(std::clamp(n, double(opt_.min_timing_trials), double(opt_.max_timing_trials)));
   };
+  // Warm-up by time: a slow kernel is warm after one call.
+  const int warmup_k = std::clamp(static_cast<int>(std::ceil(50e6 / std::max(est_k, 1.0))), 1, std::max(opt_.warmup, 1));
   const int n_k = count(est_k), n_b = count(est_b);
   const int rounds = std::clamp(opt_.timing_rounds, 1, std::min(n_k, n_b));
   std::vector<double> tk, tb, seen, fresh;
   uint64_t call_seed = seed * 31 + 7;
-  int passes = 0;
-  for (; passes <= opt_.max_remeasure; ++passes) {
-    for (int i = 0; i < rounds; ++i) {
-      int ck = (n_k + rounds - 1) / rounds, cb = (n_b + rounds - 1) / rounds;
-      int wk = (i == 0 && passes == 0) ? opt_.warmup : 1;
-      auto timeout = milliseconds(static_cast<int64_t>(est_k * (ck + wk) * 20 / 1e6)) + opt_.call_timeout;
-      EVK_ASSIGN_OR_RETURN(TimingReply reply, session.Time(wk, ck, flush, call_seed++, timeout));
-      for (size_t c = 0; c < reply.calls.size() && c < reply.times_ns.size(); ++c) {
-        const TimedCall& call = reply.calls[c];
-        (call.fresh ? fresh : seen).push_back(reply.times_ns[c]);
-        if (call.fresh || call.set >= stashed.size()) continue;
-        // The same inputs at the same addresses must give the outputs verified earlier: a
-        // kernel that caches by pointer or shape returns another set's results here.
-        for (size_t o = 0; o < call.fingerprint.size() && o < stashed[call.set].size(); ++o) {
-          const Tensor& want = stashed[call.set][o];
-          for (auto [idx, got] : call.fingerprint[o]) {
-            if (idx < 0 || idx >= want.numel()) continue;
-            double e = want.GetAsDouble(idx);
-            if (!ElementMatches(want.dtype(), e, got, atol, rtol)) {
-              r.failure = "cached_result";
-              r.feedback = "while being timed, the kernel returned " + std::to_string(got) + " at " +
-                           spec_.args[spec_.num_inputs() + o].name + IndexString(want.shape(), idx) +
-                           " for inputs on which it had returned " + std::to_string(e) +
-                           ": results must be computed on every call, not reused across calls by pointer, shape or "
-                           "content";
-              return false;
-            }
+  // Relative standard error of a median from n samples with this IQR (normal approximation:
+  // sigma ~ IQR / 1.349, SE(median) ~ 1.2533 sigma / sqrt(n)).
+  auto median_se = [](const Summary& s) {
+    return s.median > 0 && s.n > 0 ? 1.2533 * (s.iqr() / 1.349) / std::sqrt(double(s.n)) / s.median : 0.0;
+  };
+  auto noisy = [&](const std::vector<double>& v) { return median_se(Summarise(v)) > opt_.noise_threshold; };
+  auto time_kernel = [&](int calls, int warm) -> Result<bool> {
+    auto timeout = milliseconds(static_cast<int64_t>(est_k * (calls + warm) * 20 / 1e6)) + opt_.call_timeout;
+    EVK_ASSIGN_OR_RETURN(TimingReply reply, session.Time(warm, calls, flush, call_seed++, timeout));
+    for (size_t c = 0; c < reply.calls.size() && c < reply.times_ns.size(); ++c) {
+      const TimedCall& call = reply.calls[c];
+      (call.fresh ? fresh : seen).push_back(reply.times_ns[c]);
+      if (call.fresh || call.set >= stashed.size()) continue;
+      // The same inputs at the same addresses must give the outputs verified earlier: a
+      // kernel that caches by pointer or shape returns another set's results here.
+      for (size_t o = 0; o < call.fingerprint.size() && o < stashed[call.set].size(); ++o) {
+        const Tensor& want = stashed[call.set][o];
+        for (auto [idx, got] : call.fingerprint[o]) {
+          if (idx < 0 || idx >= want.numel()) continue;
+          double e = want.GetAsDouble(idx);
+          if (!ElementMatches(want.dtype(), e, got, atol, rtol)) {
+            r.failure = "cached_result";
+            r.feedback = "while being timed, the kernel returned " + std::to_string(got) + " at " +
+                         spec_.args[spec_.num_inputs() + o].name + IndexString(want.shape(), idx) +
+                         " for inputs on which it had returned " + std::to_string(e) +
+                         ": results must be computed on every call, not reused across calls by pointer, shape or "
+                         "content";
+            return false;
           }
         }
       }
-      tk.insert(tk.end(), reply.times_ns.begin(), reply.times_ns.end());
-      EVK_ASSIGN_OR_RETURN(auto bs, oracle_.TimeBaseline(seed, 1, cb, flush));
-      tb.insert(tb.end(), bs.begin(), bs.end());
     }
-    Summary sk = Summarise(tk), sb = Summarise(tb);
-    bool quiet = sk.iqr() <= opt_.noise_threshold * sk.median && sb.iqr() <= opt_.noise_threshold * sb.median;
-    if (quiet) break;
+    tk.insert(tk.end(), reply.times_ns.begin(), reply.times_ns.end());
+    return true;
+  };
+  auto time_baseline = [&](int calls) -> Status {
+    EVK_ASSIGN_OR_RETURN(BaselineTimes bs, oracle_.TimeBaseline(seed, 1, calls, flush));
+    tb.insert(tb.end(), bs.times_ns.begin(), bs.times_ns.end());
+    return Status::Ok();
+  };
+  // First pass: kernel and baseline alternate in rounds, so drift hits both alike.
+  const int ck = (n_k + rounds - 1) / rounds, cb = (n_b + rounds - 1) / rounds;
+  for (int i = 0; i < rounds; ++i) {
+    EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(ck, i == 0 ? warmup_k : 1));
+    if (!ok) return false;
+    EVK_RETURN_IF_ERROR(time_baseline(cb));
   }
-  r.timing_passes = std::min(passes + 1, opt_.max_remeasure + 1);
+  // Re-measuring: only the side whose median is still uncertain gets more calls.
+  int passes = 1;
+  for (; passes <= opt_.max_remeasure && (noisy(tk) || noisy(tb)); ++passes) {
+    if (noisy(tk)) {
+      EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(n_k, 1));
+      if (!ok) return false;
+    }
+    if (noisy(tb)) EVK_RETURN_IF_ERROR(time_baseline(n_b));
+  }
+  r.timing_passes = passes;
   r.kernel_ns = Summarise(tk);
   r.baseline_ns = Summarise(tb);
-  r.noisy = r.kernel_ns.iqr() > opt_.noise_threshold * r.kernel_ns.median ||
-            r.baseline_ns.iqr() > opt_.noise_threshold * r.baseline_ns.median;
+  r.noisy = median_se(r.kernel_ns) > opt_.noise_threshold || median_se(r.baseline_ns) > opt_.noise_threshold;
   r.timed = true;
   r.speedup = r.kernel_ns.median > 0 ? r.baseline_ns.median / r.kernel_ns.median : 0;
   r.speedup_mean = r.kernel_ns.mean > 0 ? r.baseline_ns.mean / r.kernel_ns.mean : 0;
   r.settings["timing_trials"] = {{"kernel", tk.size()}, {"baseline", tb.size()}, {"rounds", rounds},
-                                 {"passes", r.timing_passes}};
+                                 {"passes", r.timing_passes}, {"kernel_warmup", warmup_k}};
+  r.settings["timing_median_rel_se"] = {{"kernel", median_se(r.kernel_ns)}, {"baseline", median_se(r.baseline_ns)}};
+  r.settings["timing_overhead_ms_per_call"] = overhead / 1e6;
 
   // A kernel that is much faster on inputs it has already seen than on new ones is caching
   // results by content. Honest kernels take the same time on both.
   // The margins are wide on purpose: a result cache makes repeated inputs many times faster
   // (a lookup instead of the computation), while noise on a busy machine must never fail an
   // honest kernel.
-  if (seen.size() >= 8 && fresh.size() >= 8) {
+  if (seen.size() >= 5 && fresh.size() >= 5) {
     Summary ss = Summarise(seen), sf = Summarise(fresh);
     r.settings["seen_vs_fresh_median_ms"] = {ss.median / 1e6, sf.median / 1e6};
     if (sf.median > 3 * ss.median && sf.p25 > 2 * ss.p75 && sf.median - ss.median > 50e3) {
@@ -417,6 +442,24 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
       r.timed = false;
       return false;
     }
+  }
+  if (opt_.roofline) {
+    auto peaks = LoadOrMeasurePeaks(opt_.threads);
+    if (!peaks.ok()) {
+      r.roofline_note = "roofline check not done: " + peaks.status().message();
+    } else {
+      r.roofline = ComputeRoofline(spec_, *peaks, r.kernel_ns.median);
+      r.baseline_roofline_fraction = ComputeRoofline(spec_, *peaks, r.baseline_ns.median).fraction;
+      if (r.roofline->fraction > kRooflineReviewFraction)
+        r.review.push_back(fmt::format(
+            "median {:.4g} ms is below the roofline bound of this machine ({:.4g} ms: {:.4g} GFLOP at {:.4g} GFLOP/s, "
+            "{:.4g} MB at {:.4g} GB/s): faster than physically possible, so the timing or the work estimate is wrong; "
+            "flagged for review, not trusted",
+            r.kernel_ns.median / 1e6, r.roofline->bound_ns / 1e6, std::max(r.roofline->flops, 0.0) / 1e9,
+            r.roofline->peak_flops_per_s / 1e9, r.roofline->bytes / 1e6, r.roofline->bandwidth_bytes_per_s / 1e9));
+    }
+  } else {
+    r.roofline_note = "roofline check disabled";
   }
   if (r.speedup > opt_.review_speedup)
     r.review.push_back("speedup " + std::to_string(r.speedup) + "x exceeds " + std::to_string(opt_.review_speedup) +
@@ -464,6 +507,13 @@ nlohmann::json EvalResult::ToJson() const {
     j["timing"] = {{"kernel_ms", kernel_ns.ToJson(1e-6)}, {"baseline_ms", baseline_ns.ToJson(1e-6)},
                    {"noisy", noisy}, {"passes", timing_passes}};
   }
+  if (roofline) {
+    j["roofline"] = roofline->ToJson();
+    j["roofline"]["baseline_fraction"] = baseline_roofline_fraction;
+  } else {
+    j["roofline"] = nullptr;
+  }
+  if (!roofline_note.empty()) j["roofline_note"] = roofline_note;
   j["review"] = review;
   j["speedup_trusted"] = timed && review.empty() && !noisy;
   return j;

@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +26,7 @@
 
 #include "backend/backend.h"
 #include "common/subprocess.h"
+#include "roofline/roofline.h"
 #include "task/oracle.h"
 #include "task/task.h"
 #include "verifier/compare.h"
@@ -41,20 +44,31 @@ struct VerifyOptions {
   std::optional<uint64_t> seed;  // base seed of the trials; unset: fresh random per evaluation
   bool timing = true;
   int warmup = 3;
-  int timing_trials = 0;          // fixed trials per side; 0: from timing_budget
-  double timing_budget_s = 0.25;  // measured time per side when timing_trials == 0
+  int timing_trials = 0;  // fixed trials per side and pass; 0: from timing_budget
+  // Wall-clock seconds per side and pass when timing_trials == 0, including what each call
+  // costs outside the measured interval (cache flush, input copy).
+  double timing_budget_s = 0.2;
   int min_timing_trials = 10;
-  int max_timing_trials = 100;
-  int timing_rounds = 4;          // kernel and baseline alternate this many times
-  double noise_threshold = 0.05;  // IQR/median above this on either side: measure again
-  int max_remeasure = 2;          // extra measurement passes when noisy
+  int max_timing_trials = 50;
+  int timing_rounds = 4;  // kernel and baseline alternate this many times in the first pass
+  // Noise: the relative standard error of a side's median (from its IQR and sample count).
+  // Above this on either side, that side is measured again; if it stays above, the result is
+  // flagged noisy.
+  double noise_threshold = 0.01;
+  int max_remeasure = 2;  // extra passes of the noisy side
   double review_speedup = 10.0;   // speedups above this are flagged for review
+  bool roofline = true;           // compare the latency with the machine's roofline bound
   std::optional<size_t> flush_bytes;  // cache flush before each timed call; unset: L3 size
   std::chrono::milliseconds call_timeout{30000};  // one kernel call
   std::optional<double> atol, rtol;               // override the task's tolerance
   BuildOptions build;
   ResourceLimits limits = DefaultRunnerLimits();
   std::function<void(Stage)> on_stage;  // progress callback, called as each stage starts
+  // Held for the whole timing stage. Evaluations that share one gate (on other threads, for
+  // other tasks) never time at the same moment, while their compile and correctness stages
+  // overlap with the timing: how several evaluations use a machine's cores without timing
+  // each other's load. The wait is reported as stage_seconds.timing_wait.
+  std::shared_ptr<std::mutex> timing_gate;
 
   static ResourceLimits DefaultRunnerLimits();
 };
@@ -86,8 +100,14 @@ struct EvalResult {
   double speedup_mean = 0;  // baseline mean / kernel mean (KernelBench's definition)
   bool noisy = false;       // relative IQR stayed above the threshold after re-measuring
   int timing_passes = 0;
-  // Reasons to distrust the timing (implausible speedup, ...): flagged for review, not trusted.
+  // Reasons to distrust the timing (implausible speedup, faster than the roofline bound, ...):
+  // flagged for review, not trusted.
   std::vector<std::string> review;
+  // The kernel's median against the machine's roofline bound (roofline/roofline.h); unset
+  // when the check was not done, with the reason in roofline_note.
+  std::optional<RooflineBound> roofline;
+  double baseline_roofline_fraction = 0;
+  std::string roofline_note;
 
   BuildResult build;
   nlohmann::json stage_seconds = nlohmann::json::object();
