@@ -2,6 +2,7 @@
 //
 //   evokernel eval  --task T --kernel K [--backend cpu] [--json]   verify and time one kernel
 //   evokernel tasks list|show|check                               browse and vet task suites
+//   evokernel memory stats|list|show|export|import|prune|seed     the experience memory bank
 //   evokernel machine                                             peaks used by the roofline check
 //   evokernel version
 //
@@ -18,7 +19,9 @@
 #include <fmt/format.h>
 
 #include "backend/backend.h"
+#include "cli/bench_memory.h"
 #include "cli/bench_verifier.h"
+#include "cli/memory_cmd.h"
 #include "common/fs.h"
 #include "task/oracle.h"
 #include "task/task.h"
@@ -381,6 +384,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 64));
   bench_verifier->add_option("--kernels-dir", ba.kernels_dir, "Kernels to evaluate (default: tests/kernels)");
   bench_verifier->add_flag("--json", ba.json, "JSON output");
+  BenchMemoryArgs bma;
+  auto* bench_memory = AddBenchMemory(bench, bma);
+
+  auto memory_cmd = MemoryCommand::Add(app);
 
   auto* machine = app.add_subcommand("machine", "Measured peaks of this machine used by the roofline check");
   int machine_threads = 1;
@@ -406,6 +413,8 @@ int main(int argc, char** argv) {
   if (show->parsed()) return RunTasksShow(tc, show_id, contract_only, backend_name);
   if (check->parsed()) return RunTasksCheck(tc, check_ids, suite_filter);
   if (bench_verifier->parsed()) return RunBenchVerifier(ba);
+  if (bench_memory->parsed()) return RunBenchMemory(bma);
+  if (memory_cmd->parsed()) return memory_cmd->Run();
   if (machine->parsed()) return RunMachine(machine_threads, machine_remeasure, machine_json);
   if (version->parsed()) {
     nlohmann::json j = EnvironmentStamp();

@@ -1,0 +1,69 @@
+// Shared helpers for the memory tests.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/fs.h"
+#include "memory/memory.h"
+
+namespace evokernel::memory::testing {
+
+inline TaskSignature Sig(std::vector<std::string> ops, std::string category, std::string task_id = "",
+                         int level = 1) {
+  TaskSignature s;
+  s.ops = std::move(ops);
+  s.category = std::move(category);
+  s.task_id = std::move(task_id);
+  s.level = level;
+  s.backend = "cpu";
+  s.shapes = {{1024, 1024}, {1024, 1024}};
+  s.num_inputs = 1;
+  return s;
+}
+
+inline MemoryItem Item(ItemKind kind, Stage stage, TaskSignature sig, std::string title = "item",
+                       std::string content = "// code\n") {
+  MemoryItem m;
+  m.kind = kind;
+  m.stage = stage;
+  m.signature = std::move(sig);
+  m.backend = "cpu";
+  m.title = std::move(title);
+  m.content = std::move(content);
+  return m;
+}
+
+// A bank in a fresh temporary directory, removed with the object.
+class TempBank {
+ public:
+  TempBank() : dir_(*MakeTempDir("evokernel-memory-test-")), path_(dir_.path() / "bank.sqlite") {}
+  const std::filesystem::path& path() const { return path_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::unique_ptr<MemoryStore> Open(const StoreOptions& o = {}) const {
+    auto s = OpenSqliteStore(path_, o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+ private:
+  ScopedDir dir_;
+  std::filesystem::path path_;
+};
+
+// The export without its header line (which carries a timestamp).
+inline std::string ExportedItems(MemoryStore& store) {
+  std::ostringstream out;
+  auto n = store.Export(out);
+  EXPECT_TRUE(n.ok()) << n.status().ToString();
+  std::string s = out.str();
+  size_t nl = s.find('\n');
+  return nl == std::string::npos ? "" : s.substr(nl + 1);
+}
+
+}  // namespace evokernel::memory::testing
