@@ -4,6 +4,7 @@
 //   evokernel tasks list|show|check                               browse and vet task suites
 //   evokernel memory stats|list|show|export|import|prune|seed     the experience memory bank
 //   evokernel machine                                             peaks used by the roofline check
+//   evokernel llm ping                                            check the configured LLM endpoint
 //   evokernel version
 //
 // Exit codes: 0 success (for eval: the kernel is feasible), 1 the kernel is infeasible (eval) or
@@ -21,6 +22,7 @@
 #include "backend/backend.h"
 #include "cli/bench_memory.h"
 #include "cli/bench_verifier.h"
+#include "cli/llm_cmd.h"
 #include "cli/memory_cmd.h"
 #include "common/fs.h"
 #include "task/oracle.h"
@@ -388,6 +390,7 @@ int main(int argc, char** argv) {
   auto* bench_memory = AddBenchMemory(bench, bma);
 
   auto memory_cmd = MemoryCommand::Add(app);
+  auto llm_cmd = LlmCommand::Add(app);
 
   auto* machine = app.add_subcommand("machine", "Measured peaks of this machine used by the roofline check");
   int machine_threads = 1;
@@ -415,6 +418,7 @@ int main(int argc, char** argv) {
   if (bench_verifier->parsed()) return RunBenchVerifier(ba);
   if (bench_memory->parsed()) return RunBenchMemory(bma);
   if (memory_cmd->parsed()) return memory_cmd->Run();
+  if (llm_cmd->parsed()) return llm_cmd->Run();
   if (machine->parsed()) return RunMachine(machine_threads, machine_remeasure, machine_json);
   if (version->parsed()) {
     nlohmann::json j = EnvironmentStamp();

@@ -1,0 +1,78 @@
+// Retries with exponential backoff and full jitter ("Exponential Backoff And Jitter", AWS
+// Architecture Blog, 2015): retry n waits uniform(0, min(max, base * 2^n)), which spreads
+// clients that failed together instead of having them return in lockstep.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include "provider/provider.h"
+
+namespace evokernel {
+namespace {
+
+double Uniform(double hi) {
+  thread_local std::mt19937_64 rng([] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+           std::hash<std::thread::id>()(std::this_thread::get_id());
+  }());
+  if (!(hi > 0)) return 0;
+  return std::uniform_real_distribution<double>(0, hi)(rng);
+}
+
+class RetryingProvider final : public ProviderWrapper {
+ public:
+  RetryingProvider(std::unique_ptr<Provider> target, RetryOptions o)
+      : ProviderWrapper(std::move(target)), o_(o) {}
+
+  Result<ChatResponse> CompleteWithDetail(const ChatRequest& request,
+                                          FailureDetail* detail) override {
+    auto start = std::chrono::steady_clock::now();
+    int malformed_retries = 0;
+    for (int attempt = 0;; ++attempt) {
+      FailureDetail d;
+      auto r = ProviderWrapper::CompleteWithDetail(request, &d);
+      const int attempts = attempt + 1;
+      if (r.ok()) {
+        r->attempts = attempts;
+        r->latency_s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return r;
+      }
+      // A malformed 2xx is retried once: a second one means the endpoint speaks another API.
+      bool malformed_again = d.malformed && malformed_retries >= 1;
+      if (!d.retryable || attempt >= o_.max_retries || malformed_again) {
+        *detail = d;
+        detail->attempts = attempts;
+        std::string why = !d.retryable ? "not retried: the error is permanent"
+                          : malformed_again
+                              ? "a malformed reply is retried only once"
+                              : fmt::format("max_retries = {} exhausted", o_.max_retries);
+        return Status(r.status().code(),
+                      fmt::format("{} (after {} attempt{}; {})", r.status().message(), attempts,
+                                  attempts == 1 ? "" : "s", why));
+      }
+      if (d.malformed) ++malformed_retries;
+      double delay = Uniform(
+          std::min(o_.backoff_max_s, o_.backoff_base_s * std::ldexp(1.0, std::min(attempt, 60))));
+      if (d.retry_after_s)
+        delay = std::min(*d.retry_after_s, o_.backoff_max_s * RetryOptions::kRetryAfterCapFactor);
+      std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    }
+  }
+
+ private:
+  RetryOptions o_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> NewRetryingProvider(std::unique_ptr<Provider> target,
+                                              RetryOptions options) {
+  return std::make_unique<RetryingProvider>(std::move(target), options);
+}
+
+}  // namespace evokernel

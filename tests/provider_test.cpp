@@ -1,0 +1,1075 @@
+// LLM providers against the scripted loopback server: request shapes, retries, timeouts,
+// malformed replies, the cache, the concurrency limit, accounting, secrets, configuration and
+// `evokernel llm ping`.
+#include "provider/provider.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "provider/config.h"
+#include "provider/http.h"
+#include "provider/ledger.h"
+#include "support/scripted_llm_server.h"
+#include "test_util.h"
+
+namespace evokernel {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ScriptedLlmServer;
+using testing::ScriptStep;
+
+constexpr const char* kKeyEnv = "EVK_PROVIDER_TEST_KEY";
+
+// No provider settings of the user's may leak into these tests; loopback must not go through a
+// proxy.
+class CleanEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    for (const auto& v : ProviderEnvVars()) unsetenv(v.env);
+    unsetenv("EVOKERNEL_CONFIG");
+    unsetenv(kKeyEnv);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
+  }
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new CleanEnvironment);
+
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+ChatRequest Hello(std::string text = "hello") {
+  ChatRequest r;
+  r.system = "You write kernels.";
+  r.messages = {{"user", std::move(text)}};
+  return r;
+}
+
+class ProviderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = ScriptedLlmServer::Start();
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(s).value();
+    unsetenv(kKeyEnv);
+  }
+  void TearDown() override { unsetenv(kKeyEnv); }
+
+  ProviderConfig Config(const std::string& kind = "openai") const {
+    ProviderConfig c;
+    c.kind = kind;
+    c.base_url = kind == "openai" ? server_->openai_base_url() : server_->url();
+    c.model = "test-model";
+    c.api_key_env = kKeyEnv;
+    c.max_retries = 3;
+    c.backoff_base_s = 0.01;
+    c.backoff_max_s = 0.05;
+    c.request_timeout_s = 5;
+    c.connect_timeout_s = 2;
+    return c;
+  }
+
+  std::unique_ptr<Provider> Make(const ProviderConfig& c,
+                                 std::shared_ptr<UsageLedger> ledger = nullptr) {
+    auto p = MakeProvider(c, std::move(ledger));
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? std::move(p).value() : nullptr;
+  }
+
+  std::unique_ptr<ScriptedLlmServer> server_;
+};
+
+ScriptStep TextWithUsage(std::string text, int64_t in, int64_t out) {
+  ScriptStep s = ScriptStep::Text(std::move(text));
+  s.usage = std::make_pair(in, out);
+  return s;
+}
+
+// ------------------------------------------------------------------------- request shapes
+
+TEST_F(ProviderTest, OpenAIHappyPathSendsTheRightRequest) {
+  setenv(kKeyEnv, "sk-test-0123456789", 1);
+  server_->Push(TextWithUsage("pong", 12, 3));
+  ProviderConfig c = Config();
+  c.extra_headers["X-Team"] = "kernels";
+  c.temperature = 0.3;
+  c.max_tokens = 100;
+  auto p = Make(c);
+  ChatRequest req = Hello();
+  req.stop = {"###"};
+  req.task_id = "level1/19_relu";
+  req.phase = "draft";
+  auto r = p->Complete(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "pong");
+  EXPECT_EQ(r->finish_reason, "stop");
+  EXPECT_EQ(r->model, "test-model");
+  EXPECT_EQ(r->usage.input_tokens, 12);
+  EXPECT_EQ(r->usage.output_tokens, 3);
+  EXPECT_FALSE(r->usage.estimated);
+  EXPECT_EQ(r->attempts, 1);
+  EXPECT_FALSE(r->from_cache);
+  EXPECT_EQ(r->endpoint, server_->openai_base_url() + "/chat/completions");
+  EXPECT_EQ(r->request_hash, RequestHash(c, req));
+  EXPECT_EQ(r->request_hash.size(), 64u);
+
+  auto reqs = server_->Requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  const auto& got = reqs[0];
+  EXPECT_EQ(got.path, "/v1/chat/completions");
+  EXPECT_EQ(got.Header("Authorization"), "Bearer sk-test-0123456789");
+  EXPECT_EQ(got.Header("X-Team"), "kernels");
+  EXPECT_EQ(got.Header("Content-Type"), "application/json");
+  const auto& b = got.json;
+  ASSERT_TRUE(b.is_object()) << got.body;
+  EXPECT_EQ(b["model"], "test-model");
+  ASSERT_EQ(b["messages"].size(), 2u);
+  EXPECT_EQ(b["messages"][0],
+            (nlohmann::json{{"role", "system"}, {"content", "You write kernels."}}));
+  EXPECT_EQ(b["messages"][1], (nlohmann::json{{"role", "user"}, {"content", "hello"}}));
+  EXPECT_DOUBLE_EQ(b["temperature"].get<double>(), 0.3);
+  EXPECT_EQ(b["max_tokens"], 100);
+  EXPECT_EQ(b["stop"], nlohmann::json::array({"###"}));
+  // Accounting fields are never sent.
+  EXPECT_EQ(got.body.find("level1/19_relu"), std::string::npos);
+  EXPECT_FALSE(b.contains("task_id"));
+  EXPECT_FALSE(b.contains("phase"));
+  EXPECT_FALSE(b.contains("sample_index"));
+}
+
+TEST_F(ProviderTest, OpenAIWithoutKeyUsageOrOptionalFields) {
+  ScriptStep s = ScriptStep::Text("12345678");  // 8 chars -> 2 estimated tokens
+  s.omit_usage = true;
+  s.finish_reason = "length";
+  server_->Push(s);
+  ProviderConfig c = Config();
+  c.max_tokens_field = "max_completion_tokens";
+  ChatRequest req;
+  req.messages = {{"user", "abcdefghijkl"}};  // 12 chars -> 3 estimated tokens
+  req.max_tokens = 7;
+  auto r = Make(c)->Complete(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->finish_reason, "length");
+  EXPECT_TRUE(r->usage.estimated);
+  EXPECT_EQ(r->usage.input_tokens, 3);
+  EXPECT_EQ(r->usage.output_tokens, 2);
+  auto got = server_->Requests().at(0);
+  EXPECT_FALSE(got.HasHeader("Authorization"));
+  EXPECT_EQ(got.json["messages"].size(), 1u);  // no empty system message
+  EXPECT_FALSE(got.json.contains("temperature"));
+  EXPECT_FALSE(got.json.contains("stop"));
+  EXPECT_FALSE(got.json.contains("max_tokens"));
+  EXPECT_EQ(got.json["max_completion_tokens"], 7);
+}
+
+TEST_F(ProviderTest, AnthropicHappyPathSendsTheRightRequest) {
+  setenv(kKeyEnv, "sk-ant-test-0123456789", 1);
+  server_->Push(TextWithUsage("def kernel(): pass", 40, 9));
+  ScriptStep cut = ScriptStep::Text("trunc");
+  cut.finish_reason = "length";
+  server_->Push(cut);
+  ProviderConfig c = Config("anthropic");
+  auto p = Make(c);
+  ChatRequest req = Hello();
+  req.stop = {"</kernel>"};
+  req.temperature = 0.5;
+  auto r = p->Complete(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "def kernel(): pass");
+  EXPECT_EQ(r->finish_reason, "stop");
+  EXPECT_EQ(r->usage.input_tokens, 40);
+  EXPECT_EQ(r->usage.output_tokens, 9);
+  EXPECT_EQ(r->endpoint, server_->url() + "/v1/messages");
+  auto r2 = p->Complete(Hello("again"));
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  EXPECT_EQ(r2->finish_reason, "length");
+
+  auto got = server_->Requests().at(0);
+  EXPECT_EQ(got.path, "/v1/messages");
+  EXPECT_EQ(got.Header("x-api-key"), "sk-ant-test-0123456789");
+  EXPECT_EQ(got.Header("anthropic-version"), "2023-06-01");
+  EXPECT_FALSE(got.HasHeader("Authorization"));
+  EXPECT_EQ(got.json["system"], "You write kernels.");
+  EXPECT_EQ(got.json["model"], "test-model");
+  EXPECT_EQ(got.json["max_tokens"], 4096);  // required by the API: the default applies
+  EXPECT_EQ(got.json["messages"],
+            nlohmann::json::array({{{"role", "user"}, {"content", "hello"}}}));
+  EXPECT_EQ(got.json["stop_sequences"], nlohmann::json::array({"</kernel>"}));
+  EXPECT_DOUBLE_EQ(got.json["temperature"].get<double>(), 0.5);
+}
+
+TEST_F(ProviderTest, AnthropicJoinsTextBlocksAndSkipsOthers) {
+  server_->Push(ScriptStep::Raw(200, R"({"type":"message","model":"claude-x","content":[
+      {"type":"thinking","thinking":"hmm"},{"type":"text","text":"part one, "},{"type":"text","text":"part two"}],
+      "stop_reason":"stop_sequence","usage":{"input_tokens":5,"output_tokens":4}})"));
+  auto r = Make(Config("anthropic"))->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "part one, part two");
+  EXPECT_EQ(r->finish_reason, "stop");
+  EXPECT_EQ(r->model, "claude-x");
+}
+
+// ------------------------------------------------------------------------- retries
+
+TEST_F(ProviderTest, HonoursRetryAfterOn429) {
+  server_->Push(ScriptStep::Error(429, "slow down", "1"));
+  server_->Push(ScriptStep::Text("ok"));
+  ProviderConfig c = Config();
+  c.backoff_max_s = 1;  // caps Retry-After at 4 s; the jittered delay would be <= 0.01 s
+  auto start = std::chrono::steady_clock::now();
+  auto r = Make(c)->Complete(Hello());
+  double elapsed = Since(start);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "ok");
+  EXPECT_EQ(r->attempts, 2);
+  // backoff_base_s is 0.01: only the Retry-After can explain a one-second wait.
+  EXPECT_GE(elapsed, 1.0);
+  EXPECT_GE(r->latency_s, 1.0);
+  EXPECT_EQ(server_->RequestCount(), 2u);
+}
+
+TEST_F(ProviderTest, RetryAfterIsCappedAtFourTimesBackoffMax) {
+  server_->Push(ScriptStep::Error(503, "overloaded", "3600"));
+  server_->Push(ScriptStep::Text("ok"));
+  ProviderConfig c = Config();
+  c.backoff_max_s = 0.1;  // cap: 0.4 s
+  auto start = std::chrono::steady_clock::now();
+  auto r = Make(c)->Complete(Hello());
+  double elapsed = Since(start);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GE(elapsed, 0.4);
+  EXPECT_LT(elapsed, 3.0);
+}
+
+TEST_F(ProviderTest, Retries500ThenSucceeds) {
+  server_->Push(ScriptStep::Error(500, "internal"));
+  server_->Push(ScriptStep::Error(502, "bad gateway"));
+  server_->Push(ScriptStep::Text("ok"));
+  auto r = Make(Config())->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->attempts, 3);
+  EXPECT_EQ(server_->RequestCount(), 3u);
+}
+
+TEST_F(ProviderTest, RequestTimeoutIsRetried) {
+  ScriptStep slow = ScriptStep::Text("too late");
+  slow.delay_ms = 3000;
+  server_->Push(slow);
+  server_->Push(ScriptStep::Text("in time"));
+  ProviderConfig c = Config();
+  c.request_timeout_s = 0.5;
+  auto start = std::chrono::steady_clock::now();
+  auto r = Make(c)->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "in time");
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_GE(Since(start), 0.5);
+  EXPECT_LT(Since(start), 2.9);  // did not wait for the slow answer
+}
+
+TEST_F(ProviderTest, TimeoutMessageNamesThePhaseAndLimit) {
+  ScriptStep slow = ScriptStep::Text("too late");
+  slow.delay_ms = 3000;
+  server_->SetDefault(slow);
+  ProviderConfig c = Config();
+  c.request_timeout_s = 0.3;
+  c.max_retries = 1;
+  auto r = Make(c)->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kProviderError);
+  EXPECT_NE(r.status().message().find("request_timeout_s = 0.3"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("after 2 attempts"), std::string::npos)
+      << r.status().message();
+}
+
+TEST_F(ProviderTest, ClosedConnectionIsRetried) {
+  ScriptStep drop;
+  drop.close_connection = true;
+  server_->Push(drop);
+  server_->Push(ScriptStep::Text("ok"));
+  auto r = Make(Config())->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "ok");
+  EXPECT_EQ(r->attempts, 2);
+}
+
+TEST_F(ProviderTest, BrokenConnectionIsExplained) {
+  ScriptStep drop;
+  drop.close_connection = true;
+  server_->SetDefault(drop);
+  ProviderConfig c = Config();
+  c.max_retries = 1;
+  auto r = Make(c)->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("the connection broke before the reply was complete"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(server_->RequestCount(), 2u);
+}
+
+TEST_F(ProviderTest, GarbageBodyIsRetriedOnceAndNamed) {
+  server_->Push(ScriptStep::Raw(200, "<html>Bad gateway page</html>"));
+  server_->Push(ScriptStep::Raw(200, "<html>Bad gateway page</html>"));
+  server_->Push(ScriptStep::Text("never reached"));
+  auto r = Make(Config())->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kProviderError);
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("the body is not JSON"), std::string::npos) << m;
+  EXPECT_NE(m.find("<html>Bad gateway page"), std::string::npos) << m;
+  EXPECT_NE(m.find("retried only once"), std::string::npos) << m;
+  EXPECT_EQ(server_->RequestCount(), 2u);  // max_retries is 3, but a malformed reply gets one retry
+}
+
+TEST_F(ProviderTest, UnexpectedJsonNamesTheMissingField) {
+  server_->SetDefault(ScriptStep::Raw(200, R"({"object":"chat.completion","choices":[]})"));
+  auto r = Make(Config())->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("\"choices\" is empty"), std::string::npos)
+      << r.status().message();
+
+  server_->SetDefault(ScriptStep::Raw(200, R"({"choices":[{"message":{"content":42}}]})"));
+  r = Make(Config())->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("choices[0].message.content is a number"), std::string::npos)
+      << r.status().message();
+
+  server_->SetDefault(ScriptStep::Raw(200, R"({"type":"message","content":"flat"})"));
+  r = Make(Config("anthropic"))->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("\"content\" is a string"), std::string::npos)
+      << r.status().message();
+}
+
+TEST_F(ProviderTest, UnauthorizedIsNotRetried) {
+  server_->SetDefault(ScriptStep::Error(401, "Invalid authentication credentials"));
+  auto r = Make(Config())->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kProviderError);
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("HTTP 401"), std::string::npos) << m;
+  EXPECT_NE(m.find("Invalid authentication credentials"), std::string::npos) << m;
+  EXPECT_NE(m.find(server_->openai_base_url() + "/chat/completions"), std::string::npos) << m;
+  EXPECT_NE(m.find(std::string("$") + kKeyEnv), std::string::npos) << m;  // says where the key goes
+  EXPECT_NE(m.find("after 1 attempt;"), std::string::npos) << m;
+  EXPECT_EQ(server_->RequestCount(), 1u);
+}
+
+TEST_F(ProviderTest, FatalStatusesAreNotRetried) {
+  for (int status : {400, 403, 404, 422}) {
+    server_->SetDefault(ScriptStep::Error(status, "nope"));
+    size_t before = server_->RequestCount();
+    auto r = Make(Config())->Complete(Hello());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("HTTP " + std::to_string(status)), std::string::npos);
+    EXPECT_EQ(server_->RequestCount(), before + 1) << "status " << status;
+  }
+}
+
+TEST_F(ProviderTest, MaxRetriesExhausted) {
+  server_->SetDefault(ScriptStep::Error(503, "overloaded"));
+  ProviderConfig c = Config();
+  c.max_retries = 2;
+  auto ledger = std::make_shared<UsageLedger>();
+  auto r = Make(c, ledger)->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kProviderError);
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("after 3 attempts"), std::string::npos) << m;
+  EXPECT_NE(m.find("max_retries = 2 exhausted"), std::string::npos) << m;
+  EXPECT_NE(m.find(server_->openai_base_url() + "/chat/completions"), std::string::npos) << m;
+  EXPECT_NE(m.find("overloaded"), std::string::npos) << m;
+  EXPECT_EQ(server_->RequestCount(), 3u);
+  EXPECT_EQ(ledger->Total().errors, 1);
+  EXPECT_EQ(ledger->Total().retries, 2);
+}
+
+TEST_F(ProviderTest, ConnectionRefusedIsRetriedAndExplained) {
+  ProviderConfig c = Config();
+  server_->Stop();  // nothing listens on the port any more
+  c.max_retries = 1;
+  auto r = Make(c)->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("connection refused"), std::string::npos) << m;
+  EXPECT_NE(m.find(c.base_url), std::string::npos) << m;
+  EXPECT_NE(m.find("after 2 attempts"), std::string::npos) << m;
+}
+
+// A fake that fails with kUnavailable twice: the default CompleteWithDetail classification makes
+// any Provider retryable, which is what fault-injection wrappers rely on.
+class FlakyProvider : public Provider {
+ public:
+  std::string_view name() const override { return "flaky"; }
+  const ProviderConfig& config() const override { return config_; }
+  Result<ChatResponse> Complete(const ChatRequest&) override {
+    if (++calls_ <= 2) return Unavailable("injected fault");
+    ChatResponse r;
+    r.text = "recovered";
+    return r;
+  }
+  int calls_ = 0;
+  ProviderConfig config_;
+};
+
+TEST(RetryWrapper, RetriesInjectedFaultsFromAnyProvider) {
+  auto flaky = std::make_unique<FlakyProvider>();
+  FlakyProvider* raw = flaky.get();
+  RetryOptions o;
+  o.backoff_base_s = 0.001;
+  o.backoff_max_s = 0.002;
+  auto p = NewRetryingProvider(std::move(flaky), o);
+  auto r = p->Complete(ChatRequest{});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "recovered");
+  EXPECT_EQ(r->attempts, 3);
+  EXPECT_EQ(raw->calls_, 3);
+}
+
+TEST(RetryAfter, ParsesSecondsAndDates) {
+  using provider_internal::ParseRetryAfter;
+  EXPECT_EQ(ParseRetryAfter("1"), 1.0);
+  EXPECT_EQ(ParseRetryAfter("0"), 0.0);
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT"), 0.0);  // in the past: now
+  char future[64];
+  time_t t = time(nullptr) + 120;
+  strftime(future, sizeof future, "%a, %d %b %Y %H:%M:%S GMT", gmtime(&t));
+  auto f = ParseRetryAfter(future);
+  ASSERT_TRUE(f.has_value()) << future;
+  EXPECT_GT(*f, 100);
+  EXPECT_LE(*f, 121);
+  EXPECT_FALSE(ParseRetryAfter("soon").has_value());
+  EXPECT_FALSE(ParseRetryAfter("").has_value());
+}
+
+TEST(Redaction, CoversUrlCredentialsAndCredentialHeaders) {
+  ProviderConfig c;
+  c.base_url = "https://user:pa55word-xyz@gateway.test/v1";
+  c.extra_headers = {{"X-Api-Token", "tok-abcdef"}, {"X-Team", "kernels"}};
+  auto redact = provider_internal::SecretsOf(c);
+  EXPECT_EQ(redact("GET https://user:pa55word-xyz@gateway.test/v1 tok-abcdef kernels"),
+            "GET https://<redacted>@gateway.test/v1 <redacted> kernels");
+}
+
+TEST(ErrorBodies, ProviderMessagesAreExtracted) {
+  using provider_internal::ErrorMessageFromBody;
+  EXPECT_EQ(
+      ErrorMessageFromBody(R"({"error":{"message":"bad model","type":"invalid_request_error"}})"),
+      "bad model (invalid_request_error)");
+  EXPECT_EQ(ErrorMessageFromBody(
+                R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"),
+            "Overloaded (overloaded_error)");
+  EXPECT_EQ(ErrorMessageFromBody(R"({"error":"model 'x' not found"})"),
+            "model 'x' not found");  // Ollama
+  EXPECT_EQ(ErrorMessageFromBody(R"({"object":"error","message":"vllm says no","code":400})"),
+            "vllm says no");
+  EXPECT_EQ(ErrorMessageFromBody(R"({"detail":"Not Found"})"), "Not Found");  // FastAPI
+  EXPECT_EQ(ErrorMessageFromBody("upstream\nfailure"), "body: upstream failure");
+  EXPECT_EQ(ErrorMessageFromBody(""), "(empty body)");
+}
+
+// ------------------------------------------------------------------------- cache
+
+TEST_F(ProviderTest, CacheServesRepeatsOfflineAndMissesOnChanges) {
+  auto dir = MakeTempDir("evk-llm-cache-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  server_->Push(TextWithUsage("cached answer", 100, 20));
+  ProviderConfig c = Config();
+  c.cache_dir = (*dir / "cache").string();
+  c.prices["test-model"] = {1.0, 2.0};
+  auto ledger = std::make_shared<UsageLedger>();
+  auto p = Make(c, ledger);
+  ChatRequest req = Hello();
+  req.temperature = 0.2;
+  auto first = p->Complete(req);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_FALSE(first->from_cache);
+  EXPECT_GT(first->usage.cost_usd, 0);
+  fs::path entry =
+      fs::path(c.cache_dir) / first->request_hash.substr(0, 2) / (first->request_hash + ".json");
+  EXPECT_TRUE(fs::exists(entry)) << entry;
+
+  server_->Stop();               // from here on only the cache can answer
+  req.task_id = "another/task";  // accounting fields are not part of the key
+  req.phase = "refine";
+  auto again = p->Complete(req);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->from_cache);
+  EXPECT_EQ(again->text, "cached answer");
+  EXPECT_EQ(again->usage.cost_usd, 0);
+  EXPECT_EQ(again->attempts, 0);
+  EXPECT_EQ(again->request_hash, first->request_hash);
+
+  // A fresh stack on the same directory (a rerun) also reproduces offline.
+  auto rerun = Make(c)->Complete(req);
+  ASSERT_TRUE(rerun.ok()) << rerun.status().ToString();
+  EXPECT_TRUE(rerun->from_cache);
+
+  ChatRequest warmer = req;
+  warmer.temperature = 0.9;
+  EXPECT_FALSE(p->Complete(warmer).ok());  // a miss: the server is gone
+  ChatRequest second_sample = req;
+  second_sample.sample_index = 1;
+  EXPECT_FALSE(p->Complete(second_sample).ok());
+  ChatRequest other_prompt = Hello("different");
+  other_prompt.temperature = 0.2;
+  EXPECT_FALSE(p->Complete(other_prompt).ok());
+
+  UsageTotals t = ledger->Total();
+  EXPECT_EQ(t.requests, 5);
+  EXPECT_EQ(t.cache_hits, 1);
+  EXPECT_EQ(t.errors, 3);
+  EXPECT_EQ(t.input_tokens, 100);  // the hit adds no tokens and no cost
+  EXPECT_DOUBLE_EQ(t.cost_usd, first->usage.cost_usd);
+}
+
+TEST_F(ProviderTest, CorruptCacheEntryIsIgnoredAndOverwritten) {
+  auto dir = MakeTempDir("evk-llm-cache-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  ProviderConfig c = Config();
+  c.cache_dir = dir->string();
+  ChatRequest req = Hello();
+  std::string hash = RequestHash(c, req);
+  fs::path entry = *dir / hash.substr(0, 2) / (hash + ".json");
+  ASSERT_TRUE(WriteFileAtomic(entry, "{\"format\": 1, \"trunc").ok());
+  server_->Push(ScriptStep::Text("fresh"));
+  auto r = Make(c)->Complete(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->from_cache);
+  EXPECT_EQ(r->text, "fresh");
+  auto text = ReadFile(entry);
+  ASSERT_TRUE(text.ok());
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << *text;
+  EXPECT_EQ(j["response"]["text"], "fresh");
+  EXPECT_EQ(j["request_hash"], hash);
+}
+
+TEST(RequestHashTest, CoversWhatDeterminesTheAnswerOnly) {
+  ProviderConfig c;
+  c.base_url = "http://localhost:8000/v1";
+  c.model = "m";
+  ChatRequest a = Hello();
+  ChatRequest b = a;
+  b.task_id = "t";
+  b.phase = "refine";
+  EXPECT_EQ(RequestHash(c, a), RequestHash(c, b));
+  ProviderConfig keyed = c;
+  keyed.api_key_env = "SOME_OTHER_KEY";
+  keyed.extra_headers["X-Trace"] = "1";
+  keyed.concurrency = 9;
+  EXPECT_EQ(RequestHash(c, a), RequestHash(keyed, a));
+  ProviderConfig other_model = c;
+  other_model.model = "m2";
+  EXPECT_NE(RequestHash(c, a), RequestHash(other_model, a));
+  ProviderConfig defaults = c;
+  defaults.max_tokens = 50;  // the effective value counts
+  EXPECT_NE(RequestHash(c, a), RequestHash(defaults, a));
+  b = a;
+  b.stop = {"x"};
+  EXPECT_NE(RequestHash(c, a), RequestHash(c, b));
+}
+
+// ------------------------------------------------------------------------- concurrency
+
+TEST_F(ProviderTest, ConcurrencyLimitHoldsUnderLoad) {
+  ScriptStep slow = ScriptStep::Text("ok");
+  slow.delay_ms = 250;
+  server_->SetDefault(slow);
+  ProviderConfig c = Config();
+  c.concurrency = 2;
+  auto p = Make(c);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back([&, i] {
+      if (p->Complete(Hello("request " + std::to_string(i))).ok()) ++ok;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 6);
+  EXPECT_EQ(server_->RequestCount(), 6u);
+  EXPECT_EQ(server_->MaxInFlight(), 2);
+}
+
+// ------------------------------------------------------------------------- accounting
+
+TEST_F(ProviderTest, CostsComeFromThePriceTable) {
+  server_->Push(TextWithUsage("a", 1000, 500));
+  server_->Push(TextWithUsage("b", 2000, 0));
+  server_->Push(TextWithUsage("c", 10, 10));
+  ProviderConfig c = Config();
+  c.prices["test-model"] = {3.0, 15.0};
+  auto ledger = std::make_shared<UsageLedger>();
+  auto p = Make(c, ledger);
+  ChatRequest r1 = Hello("one");
+  r1.task_id = "t1";
+  r1.phase = "draft";
+  ChatRequest r2 = Hello("two");
+  r2.task_id = "t2";
+  r2.phase = "refine";
+  ChatRequest r3 = Hello("three");
+  r3.task_id = "t1";
+  r3.phase = "refine";
+  auto a = p->Complete(r1);
+  auto b = p->Complete(r2);
+  auto d = p->Complete(r3);
+  ASSERT_TRUE(a.ok() && b.ok() && d.ok());
+  EXPECT_TRUE(a->usage.cost_known);
+  EXPECT_DOUBLE_EQ(a->usage.cost_usd, 0.0105);   // 1000 * 3 / 1e6 + 500 * 15 / 1e6
+  EXPECT_DOUBLE_EQ(b->usage.cost_usd, 0.006);    // 2000 * 3 / 1e6
+  EXPECT_DOUBLE_EQ(d->usage.cost_usd, 0.00018);  // 10 * 3 / 1e6 + 10 * 15 / 1e6
+
+  UsageTotals total = ledger->Total();
+  EXPECT_EQ(total.requests, 3);
+  EXPECT_EQ(total.input_tokens, 3010);
+  EXPECT_EQ(total.output_tokens, 510);
+  EXPECT_NEAR(total.cost_usd, 0.01668, 1e-12);
+  EXPECT_EQ(total.unpriced, 0);
+  EXPECT_NEAR(ledger->ForTask("t1").cost_usd, 0.01068, 1e-12);
+  EXPECT_EQ(ledger->ForTask("t1").requests, 2);
+  EXPECT_NEAR(ledger->ForTask("t2").cost_usd, 0.006, 1e-12);
+  EXPECT_NEAR(ledger->ForPhase("draft").cost_usd, 0.0105, 1e-12);
+  EXPECT_NEAR(ledger->ForPhase("refine").cost_usd, 0.00618, 1e-12);
+  EXPECT_EQ(ledger->ForTask("nope").requests, 0);
+  nlohmann::json j = ledger->ToJson();
+  EXPECT_EQ(j["total"]["input_tokens"], 3010);
+  EXPECT_EQ(j["tasks"]["t1"]["phases"]["refine"]["requests"], 1);
+  EXPECT_NEAR(j["phases"]["draft"]["cost_usd"].get<double>(), 0.0105, 1e-12);
+}
+
+TEST_F(ProviderTest, UnknownModelCostsZeroAndIsReported) {
+  server_->Push(TextWithUsage("a", 1000, 1000));
+  ProviderConfig c = Config();
+  c.prices["some-other-model"] = {3.0, 15.0};
+  auto ledger = std::make_shared<UsageLedger>();
+  auto r = Make(c, ledger)->Complete(Hello());
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->usage.cost_known);
+  EXPECT_EQ(r->usage.cost_usd, 0);
+  EXPECT_EQ(ledger->Total().unpriced, 1);
+}
+
+// ------------------------------------------------------------------------- secrets
+
+bool FileContains(const fs::path& p, const std::string& needle) {
+  auto t = ReadFile(p);
+  return t.ok() && t->find(needle) != std::string::npos;
+}
+
+TEST_F(ProviderTest, KeyNeverAppearsInErrorsLedgerOrCache) {
+  const std::string key = "sk-SENTINEL-7c1e9a4f2b8d6e03";
+  setenv(kKeyEnv, key.c_str(), 1);
+  auto dir = MakeTempDir("evk-llm-secret-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  ProviderConfig c = Config();
+  c.cache_dir = dir->string();
+  c.extra_headers["X-Gateway-Token"] = "gw-SENTINEL-55aa66bb";
+  auto ledger = std::make_shared<UsageLedger>();
+  auto p = Make(c, ledger);
+
+  // Endpoints echo keys in their errors ("Incorrect API key provided: sk-...").
+  server_->Push(
+      ScriptStep::Error(401, "Incorrect API key provided: " + key + " via gw-SENTINEL-55aa66bb"));
+  auto bad = p->Complete(Hello("first"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().ToString().find(key), std::string::npos) << bad.status().ToString();
+  EXPECT_EQ(bad.status().ToString().find("gw-SENTINEL"), std::string::npos)
+      << bad.status().ToString();
+  EXPECT_NE(bad.status().ToString().find("<redacted>"), std::string::npos)
+      << bad.status().ToString();
+
+  server_->Push(ScriptStep::Error(500, "upstream saw key " + key));
+  server_->Push(ScriptStep::Text("echo of " + key));
+  auto good = p->Complete(Hello("second"));
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(good->text.find(key), std::string::npos);
+  EXPECT_EQ(good->ToJson().dump().find(key), std::string::npos);
+
+  // The key was really sent: the sentinel was in play.
+  auto reqs = server_->Requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(reqs[0].Header("Authorization"), "Bearer " + key);
+
+  EXPECT_EQ(ledger->ToJson().dump().find(key), std::string::npos);
+  EXPECT_EQ(c.ToJson().dump().find(key), std::string::npos);
+  EXPECT_EQ(c.ToJson().dump().find("gw-SENTINEL"), std::string::npos);
+  EXPECT_TRUE(c.ToJson()["api_key_set"].get<bool>());
+  int files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(*dir)) {
+    if (!e.is_regular_file()) continue;
+    ++files;
+    EXPECT_FALSE(FileContains(e.path(), key)) << e.path();
+    EXPECT_FALSE(FileContains(e.path(), "gw-SENTINEL")) << e.path();
+  }
+  EXPECT_EQ(files, 1);
+}
+
+// ------------------------------------------------------------------------- configuration
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto d = MakeTempDir("evk-llm-config-");
+    ASSERT_TRUE(d.ok());
+    dir_ = std::make_unique<ScopedDir>(*d);
+  }
+  fs::path Write(const std::string& name, const std::string& text) {
+    fs::path p = dir_->path() / name;
+    EXPECT_TRUE(WriteFileAtomic(p, text).ok());
+    return p;
+  }
+  static EnvLookup Env(std::map<std::string, std::string> vars) {
+    return [vars](const std::string& n) -> std::optional<std::string> {
+      auto it = vars.find(n);
+      if (it == vars.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+  std::unique_ptr<ScopedDir> dir_;
+};
+
+TEST_F(ConfigTest, LoadsAFullFile) {
+  fs::path prices = Write("prices.toml",
+                          "[prices.\"m\"]\ninput_per_mtok = 1.5\noutput_per_mtok = 2\n"
+                          "[prices.\"n\"]\ninput_per_mtok = 9\noutput_per_mtok = 9\n");
+  fs::path f = Write("evokernel.toml", R"([provider]
+kind = "anthropic"
+base_url = "https://example.test/"
+model = "m"
+api_key_env = "MY_KEY"
+temperature = 0.7
+max_tokens = 2048
+connect_timeout_s = 3
+request_timeout_s = 120.5
+max_retries = 6
+backoff_base_s = 0.5
+backoff_max_s = 30
+concurrency = 8
+cache_dir = "llm-cache"
+anthropic_version = "2023-06-01"
+prices_file = "prices.toml"
+[provider.extra_headers]
+X-Org = "lab"
+[provider.prices."n"]
+input_per_mtok = 4
+output_per_mtok = 5
+
+[agent]
+ignored = true
+)");
+  auto c = LoadProviderConfig(f, Env({}));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  EXPECT_EQ(c->kind, "anthropic");
+  EXPECT_EQ(c->Endpoint(), "https://example.test/v1/messages");
+  EXPECT_EQ(c->ApiKeyEnv(), "MY_KEY");
+  EXPECT_EQ(c->temperature, 0.7);
+  EXPECT_EQ(c->max_tokens, 2048);
+  EXPECT_EQ(c->request_timeout_s, 120.5);
+  EXPECT_EQ(c->max_retries, 6);
+  EXPECT_EQ(c->concurrency, 8);
+  EXPECT_EQ(c->cache_dir, (dir_->path() / "llm-cache").string());  // relative to the file
+  EXPECT_EQ(c->extra_headers.at("X-Org"), "lab");
+  ASSERT_TRUE(c->PriceFor("m").has_value());
+  EXPECT_EQ(c->PriceFor("m")->input_per_mtok, 1.5);
+  EXPECT_EQ(c->PriceFor("n")->input_per_mtok, 4);  // inline entries win over the table file
+  EXPECT_EQ(c->origin.at("model"), f.string() + ":4");
+}
+
+TEST_F(ConfigTest, EnvironmentOverridesTheFile) {
+  fs::path f = Write("c.toml", "[provider]\nbase_url = \"http://a:1/v1\"\nmodel = \"from-file\"\n");
+  auto c =
+      LoadProviderConfig(f, Env({{"EVOKERNEL_MODEL", "from-env"}, {"EVOKERNEL_MAX_RETRIES", "9"}}));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->model, "from-env");
+  EXPECT_EQ(c->origin.at("model"), "$EVOKERNEL_MODEL");
+  EXPECT_EQ(c->max_retries, 9);
+  EXPECT_EQ(c->base_url, "http://a:1/v1");
+  EXPECT_TRUE(SetProviderField(*c, "model", "from-flag", "--model").ok());
+  EXPECT_EQ(c->model, "from-flag");
+}
+
+TEST_F(ConfigTest, BadTomlNamesFileAndLine) {
+  fs::path f = Write("bad.toml", "[provider]\nmodel = \"m\"\nbase_url = \n");
+  auto c = LoadProviderConfig(f, Env({}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(c.status().message().find(f.string() + ":3"), std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find("not valid TOML"), std::string::npos) << c.status().message();
+}
+
+TEST_F(ConfigTest, UnknownKindNamesWhereAndWhatIsAccepted) {
+  fs::path f =
+      Write("k.toml", "[provider]\nmodel = \"m\"\nkind = \"gemini\"\nbase_url = \"http://x/v1\"\n");
+  auto c = LoadProviderConfig(f, Env({}));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Status st = c->Validate();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(f.string() + ":3"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("'gemini'"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("\"openai\""), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("\"anthropic\""), std::string::npos) << st.message();
+  EXPECT_FALSE(MakeProvider(*c).ok());
+
+  auto e =
+      LoadProviderConfig("", Env({{"EVOKERNEL_PROVIDER", "cohere"}, {"EVOKERNEL_MODEL", "m"}}));
+  ASSERT_TRUE(e.ok());
+  EXPECT_NE(e->Validate().message().find("$EVOKERNEL_PROVIDER"), std::string::npos)
+      << e->Validate().message();
+}
+
+TEST_F(ConfigTest, MissingModelOrEndpointSaysWhatToConfigure) {
+  fs::path f = Write("m.toml", "[provider]\nbase_url = \"http://localhost:8000/v1\"\n");
+  auto c = LoadProviderConfig(f, Env({}));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Status st = c->Validate();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("no model is configured"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("EVOKERNEL_MODEL"), std::string::npos) << st.message();
+
+  auto none = LoadProviderConfig("", Env({}));
+  ASSERT_TRUE(none.ok());
+  st = none->Validate();
+  ASSERT_FALSE(st.ok());
+  for (const char* needle :
+       {"no LLM endpoint is configured", "EVOKERNEL_BASE_URL", "EVOKERNEL_MODEL", "vLLM", "Ollama",
+        "llama.cpp", "OpenAI", "Anthropic", "ANTHROPIC_API_KEY"})
+    EXPECT_NE(st.message().find(needle), std::string::npos)
+        << needle << " missing from: " << st.message();
+
+  // Anthropic has a default base URL; the model is still required.
+  auto ant = LoadProviderConfig("", Env({{"EVOKERNEL_PROVIDER", "anthropic"}}));
+  ASSERT_TRUE(ant.ok());
+  EXPECT_NE(ant->Validate().message().find("no model is configured"), std::string::npos);
+  ant->model = "claude-x";
+  EXPECT_TRUE(ant->Validate().ok());
+  EXPECT_EQ(ant->Endpoint(), "https://api.anthropic.com/v1/messages");
+}
+
+TEST_F(ConfigTest, RejectsKeysUnknownKeysAndBadValues) {
+  auto key = LoadProviderConfig(Write("a.toml", "[provider]\nmodel = \"m\"\napi_key = \"sk-x\"\n"),
+                                Env({}));
+  ASSERT_FALSE(key.ok());
+  EXPECT_NE(key.status().message().find("a.toml:3"), std::string::npos) << key.status().message();
+  EXPECT_NE(key.status().message().find("api_key_env"), std::string::npos)
+      << key.status().message();
+  EXPECT_EQ(key.status().message().find("sk-x"), std::string::npos);
+
+  auto unknown =
+      LoadProviderConfig(Write("u.toml", "[provider]\nmodel = \"m\"\nmodle = \"m\"\n"), Env({}));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("u.toml:3: unknown key 'modle'"), std::string::npos)
+      << unknown.status().message();
+
+  auto type = LoadProviderConfig(Write("t.toml", "[provider]\nmax_retries = \"three\"\n"), Env({}));
+  ASSERT_FALSE(type.ok());
+  EXPECT_NE(type.status().message().find("t.toml:2: provider.max_retries must be an integer"),
+            std::string::npos)
+      << type.status().message();
+
+  auto env = LoadProviderConfig("", Env({{"EVOKERNEL_TEMPERATURE", "warm"}}));
+  ASSERT_FALSE(env.ok());
+  EXPECT_NE(
+      env.status().message().find("$EVOKERNEL_TEMPERATURE: provider.temperature must be a number"),
+      std::string::npos)
+      << env.status().message();
+
+  auto range = LoadProviderConfig("", Env({{"EVOKERNEL_MODEL", "m"},
+                                           {"EVOKERNEL_BASE_URL", "http://x/v1"},
+                                           {"EVOKERNEL_CONCURRENCY", "0"}}));
+  ASSERT_TRUE(range.ok());
+  EXPECT_NE(range->Validate().message().find(
+                "$EVOKERNEL_CONCURRENCY: provider.concurrency must be in [1, 1024]"),
+            std::string::npos)
+      << range->Validate().message();
+
+  auto url = LoadProviderConfig(
+      "", Env({{"EVOKERNEL_MODEL", "m"}, {"EVOKERNEL_BASE_URL", "localhost:8000/v1"}}));
+  ASSERT_TRUE(url.ok());
+  EXPECT_NE(url->Validate().message().find("must start with http:// or https://"),
+            std::string::npos);
+
+  auto pasted = LoadProviderConfig("", Env({{"EVOKERNEL_MODEL", "m"},
+                                            {"EVOKERNEL_BASE_URL", "http://x/v1"},
+                                            {"EVOKERNEL_API_KEY_ENV", "sk-pasted-0123456789"}}));
+  ASSERT_TRUE(pasted.ok());
+  Status pasted_st = pasted->Validate();
+  EXPECT_NE(pasted_st.message().find("NAME of the environment variable"), std::string::npos)
+      << pasted_st.message();
+  EXPECT_EQ(pasted_st.message().find("sk-pasted"), std::string::npos) << pasted_st.message();
+
+  auto missing = LoadProviderConfig(dir_->path() / "nope.toml", Env({}));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("nope.toml does not exist"), std::string::npos);
+
+  auto no_section = LoadProviderConfig(Write("n.toml", "[agent]\nx = 1\n"), Env({}));
+  ASSERT_FALSE(no_section.ok());
+  EXPECT_NE(no_section.status().message().find("no [provider] section"), std::string::npos);
+
+  auto bad_price = LoadProviderConfig(
+      Write("p.toml", "[provider]\nmodel = \"m\"\n[provider.prices.\"m\"]\ninput_per_mtok = 1\n"),
+      Env({}));
+  ASSERT_FALSE(bad_price.ok());
+  EXPECT_NE(bad_price.status().message().find("needs both input_per_mtok and output_per_mtok"),
+            std::string::npos)
+      << bad_price.status().message();
+}
+
+TEST_F(ConfigTest, ShippedPriceTableParses) {
+  std::map<std::string, Price> prices;
+  Status st = LoadPriceTable(DefaultPriceTablePath(), prices);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_GE(prices.size(), 4u);
+  for (const auto& [model, p] : prices) {
+    EXPECT_GT(p.input_per_mtok, 0) << model;
+    EXPECT_GE(p.output_per_mtok, p.input_per_mtok) << model;
+  }
+  // The default config picks it up.
+  auto c = LoadProviderConfig("", Env({}));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->prices.size(), prices.size());
+}
+
+// ------------------------------------------------------------------------- evokernel llm ping
+
+TEST_F(ProviderTest, PingCliReportsWhatTheEndpointSaid) {
+  server_->Push(TextWithUsage("pong from the script", 11, 4));
+  server_->Push(TextWithUsage("pong again", 11, 2));
+  auto r = testing::RunCli(
+      {"llm", "ping", "--base-url", server_->openai_base_url(), "--model", "tiny"}, 60);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("\"pong from the script\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(server_->openai_base_url() + "/chat/completions"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("11 in, 4 out"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("finish       stop"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cost         unknown"), std::string::npos) << r.out;
+  auto got = server_->Requests().at(0);
+  EXPECT_EQ(got.json["model"], "tiny");
+  EXPECT_EQ(got.json["max_tokens"], 64);
+
+  auto j = testing::RunCli({"llm", "ping", "--json", "--model", "tiny"}, 60,
+                           {{"EVOKERNEL_BASE_URL", server_->openai_base_url()}});
+  ASSERT_EQ(j.exit_code, 0) << j.out << j.err;
+  ASSERT_TRUE(j.json.is_object()) << j.out;
+  EXPECT_EQ(j.json["text"], "pong again");
+  EXPECT_EQ(j.json["endpoint"], server_->openai_base_url() + "/chat/completions");
+  EXPECT_EQ(j.json["usage"]["output_tokens"], 2);
+  EXPECT_EQ(j.json["from_cache"], false);
+  EXPECT_EQ(j.json["config"]["model"], "tiny");
+}
+
+TEST_F(ProviderTest, PingCliAnthropicFromConfigFile) {
+  auto dir = MakeTempDir("evk-llm-ping-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  fs::path f = *dir / "evk.toml";
+  ASSERT_TRUE(
+      WriteFileAtomic(f, "[provider]\nkind = \"anthropic\"\nbase_url = \"" + server_->url() +
+                             "\"\nmodel = \"claude-test\"\n[provider.prices.\"claude-test\"]\n"
+                             "input_per_mtok = 3\noutput_per_mtok = 15\n")
+          .ok());
+  server_->Push(TextWithUsage("hi", 1000, 1000));
+  auto r = testing::RunCli({"llm", "ping", "--config", f.string()}, 60);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(server_->url() + "/v1/messages (anthropic)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("$0.018000"), std::string::npos) << r.out;
+  EXPECT_EQ(server_->Requests().at(0).path, "/v1/messages");
+}
+
+TEST(PingCli, WithoutConfigurationSaysWhatToConfigure) {
+  auto r = testing::RunCli({"llm", "ping"}, 60);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  for (const char* needle :
+       {"no LLM endpoint is configured", "EVOKERNEL_BASE_URL", "EVOKERNEL_MODEL", "--config",
+        "vLLM", "Ollama", "llama.cpp", "OpenAI", "Anthropic"})
+    EXPECT_NE(r.err.find(needle), std::string::npos) << needle << " missing from: " << r.err;
+}
+
+TEST_F(ProviderTest, PingCliFailureKeepsTheKeySecret) {
+  const std::string key = "sk-SENTINEL-cli-0a1b2c3d4e";
+  server_->SetDefault(ScriptStep::Error(401, "Incorrect API key provided: " + key));
+  auto r = testing::RunCli(
+      {"llm", "ping", "--model", "m"}, 60,
+      {{"EVOKERNEL_BASE_URL", server_->openai_base_url()}, {"OPENAI_API_KEY", key}});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("HTTP 401"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(key), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find(key), std::string::npos) << r.out;
+  EXPECT_EQ(server_->Requests().at(0).Header("Authorization"), "Bearer " + key);
+}
+
+// ------------------------------------------------------------------------- the server executable
+
+TEST(ScriptedServerProcess, ServesAScriptWithMatchRules) {
+  auto dir = MakeTempDir("evk-llm-server-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  nlohmann::json script = {
+      {"model", "scripted"},
+      {"match",
+       {{{"pattern", "wrong_answer"}, {"field", "last_user"}, {"text", "repaired kernel"}}}},
+      {"steps", {{{"text", "first draft"}}}},
+      {"default", {{"status", 503}, {"error", "no more"}}}};
+  ASSERT_TRUE(WriteFileAtomic(*dir / "script.json", script.dump()).ok());
+  SpawnOptions so;
+  so.argv = {SCRIPTED_LLM_SERVER,      "--script", (*dir / "script.json").string(), "--port-file",
+             (*dir / "port").string(), "--log",    (*dir / "log.jsonl").string()};
+  so.pipe_stdin = false;
+  so.pipe_stdout = false;
+  so.stderr_path = (*dir / "stderr.txt").string();
+  auto proc = Subprocess::Spawn(so);
+  ASSERT_TRUE(proc.ok()) << proc.status().ToString();
+  std::string port;
+  for (int i = 0; i < 500 && port.empty(); ++i) {
+    if (auto t = ReadFile(*dir / "port"); t.ok())
+      port = *t;
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(port.empty()) << ReadFileTail(*dir / "stderr.txt", 2000);
+  while (!port.empty() && port.back() == '\n') port.pop_back();
+
+  ProviderConfig c;
+  c.base_url = "http://127.0.0.1:" + port + "/v1";
+  c.model = "m";
+  c.max_retries = 0;
+  c.api_key_env = kKeyEnv;
+  auto p = MakeProvider(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto draft = (*p)->Complete(Hello("write the kernel"));
+  ASSERT_TRUE(draft.ok()) << draft.status().ToString();
+  EXPECT_EQ(draft->text, "first draft");
+  EXPECT_EQ(draft->model, "scripted");
+  auto repair = (*p)->Complete(Hello("verifier feedback: wrong_answer at output 0"));
+  ASSERT_TRUE(repair.ok()) << repair.status().ToString();
+  EXPECT_EQ(repair->text, "repaired kernel");
+  auto exhausted = (*p)->Complete(Hello("write it again"));
+  ASSERT_FALSE(exhausted.ok());
+  EXPECT_NE(exhausted.status().message().find("HTTP 503: no more"), std::string::npos)
+      << exhausted.status().message();
+
+  kill((*proc)->pid(), SIGTERM);
+  auto exit = (*proc)->Wait(std::chrono::seconds(10));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->ok()) << exit->Describe();
+  auto log = ReadFile(*dir / "log.jsonl");
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(std::count(log->begin(), log->end(), '\n'), 3);
+  EXPECT_NE(log->find("\"answered_by\":\"match:0\""), std::string::npos) << *log;
+}
+
+}  // namespace
+}  // namespace evokernel
