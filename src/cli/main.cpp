@@ -5,6 +5,7 @@
 //   evokernel memory stats|list|show|export|import|prune|seed     the experience memory bank
 //   evokernel machine                                             peaks used by the roofline check
 //   evokernel llm ping                                            check the configured LLM endpoint
+//   evokernel evolve --suite level1 --model M [--resume RUN]     draft and refine kernels with an LLM
 //   evokernel version
 //
 // Exit codes: 0 success (for eval: the kernel is feasible), 1 the kernel is infeasible (eval) or
@@ -20,8 +21,10 @@
 #include <fmt/format.h>
 
 #include "backend/backend.h"
+#include "cli/bench_agent.h"
 #include "cli/bench_memory.h"
 #include "cli/bench_verifier.h"
+#include "cli/evolve_cmd.h"
 #include "cli/llm_cmd.h"
 #include "cli/memory_cmd.h"
 #include "common/fs.h"
@@ -388,9 +391,12 @@ int main(int argc, char** argv) {
   bench_verifier->add_flag("--json", ba.json, "JSON output");
   BenchMemoryArgs bma;
   auto* bench_memory = AddBenchMemory(bench, bma);
+  BenchRetrievalArgs bra;
+  auto* bench_retrieval = AddBenchRetrieval(bench, bra);
 
   auto memory_cmd = MemoryCommand::Add(app);
   auto llm_cmd = LlmCommand::Add(app);
+  auto evolve_cmd = EvolveCommand::Add(app);
 
   auto* machine = app.add_subcommand("machine", "Measured peaks of this machine used by the roofline check");
   int machine_threads = 1;
@@ -417,8 +423,10 @@ int main(int argc, char** argv) {
   if (check->parsed()) return RunTasksCheck(tc, check_ids, suite_filter);
   if (bench_verifier->parsed()) return RunBenchVerifier(ba);
   if (bench_memory->parsed()) return RunBenchMemory(bma);
+  if (bench_retrieval->parsed()) return RunBenchRetrieval(bra);
   if (memory_cmd->parsed()) return memory_cmd->Run();
   if (llm_cmd->parsed()) return llm_cmd->Run();
+  if (evolve_cmd->parsed()) return evolve_cmd->Run();
   if (machine->parsed()) return RunMachine(machine_threads, machine_remeasure, machine_json);
   if (version->parsed()) {
     nlohmann::json j = EnvironmentStamp();

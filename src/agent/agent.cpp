@@ -1,0 +1,498 @@
+#include "agent/agent.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "agent/extract.h"
+#include "agent/prompt.h"
+#include "common/fs.h"
+#include "memory/seed.h"
+#include "task/oracle.h"
+
+namespace evokernel {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+namespace mem = memory;
+
+std::string_view MethodName(Method m) {
+  switch (m) {
+    case Method::kEvoKernel: return "evokernel";
+    case Method::kPassK: return "passk";
+    case Method::kRefine: return "refine";
+  }
+  return "?";
+}
+
+Result<Method> ParseMethod(std::string_view name) {
+  if (name == "evokernel") return Method::kEvoKernel;
+  if (name == "passk") return Method::kPassK;
+  if (name == "refine") return Method::kRefine;
+  return InvalidArgument("unknown method '" + std::string(name) + "' (expected evokernel, passk or refine)");
+}
+
+nlohmann::json EvolveConfig::ToJson() const {
+  nlohmann::json j = {{"method", MethodName(method)},
+                      {"retrieval", mem::RetrievalPolicyName(retrieval)},
+                      {"budget", budget},
+                      {"jobs", jobs},
+                      {"seed", seed},
+                      {"backend", backend},
+                      {"bank", bank.string()},
+                      {"threads", verify.threads},
+                      {"memory",
+                       {{"alpha", memory.alpha},
+                        {"epsilon", memory.epsilon},
+                        {"n", memory.n},
+                        {"lambda", memory.lambda},
+                        {"initial_q", memory.initial_q},
+                        {"popart_beta", memory.popart_beta},
+                        {"knowledge_slots", memory.knowledge_slots}}},
+                      {"verify",
+                       {{"correctness_trials", verify.correctness_trials},
+                        {"hidden_trials", verify.hidden_trials},
+                        {"timing", verify.timing},
+                        {"timing_budget_s", verify.timing_budget_s}}}};
+  if (max_tokens) j["max_tokens"] = *max_tokens;
+  if (max_cost_usd) j["max_cost_usd"] = *max_cost_usd;
+  if (max_wall_s) j["max_wall_s"] = *max_wall_s;
+  return j;
+}
+
+nlohmann::json EvolveSummary::ToJson() const {
+  return {{"tasks", tasks},
+          {"feasible_tasks", feasible_tasks},
+          {"iterations", iterations},
+          {"stopped_by_budget", stopped_by_budget},
+          {"stop_reason", stop_reason}};
+}
+
+std::vector<TaskRef> CurriculumOrder(std::vector<TaskRef> tasks) {
+  std::stable_sort(tasks.begin(), tasks.end(), [](const TaskRef& a, const TaskRef& b) {
+    int la = a.level > 0 ? a.level : 1 << 20, lb = b.level > 0 ? b.level : 1 << 20;
+    return la != lb ? la < lb : a.id < b.id;
+  });
+  return tasks;
+}
+
+namespace {
+
+// State shared by the task workers of one Evolve call.
+struct Shared {
+  Shared(const EvolveConfig& c, Backend& b, Provider& p, RunRecord& r,
+         const std::function<void(const ProgressEvent&)>& progress, const std::atomic<bool>* cancel_flag)
+      : cfg(c), backend(b), provider(p), record(r), on_progress(progress), cancel(cancel_flag) {}
+
+  const EvolveConfig& cfg;
+  Backend& backend;
+  Provider& provider;
+  RunRecord& record;
+  const std::function<void(const ProgressEvent&)>& on_progress;
+  const std::atomic<bool>* cancel;
+  Clock::time_point start = Clock::now();
+  std::shared_ptr<std::mutex> gate = std::make_shared<std::mutex>();
+
+  std::mutex mu;  // guards everything below
+  std::optional<mem::PopArt> popart;  // refining rewards, persisted in the bank
+  std::atomic<bool> stop{false};
+  std::string stop_reason;
+  bool stopped_by_budget = false;
+  Status error;
+
+  void Stop(std::string reason, bool budget) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!stop.exchange(true)) {
+      stop_reason = std::move(reason);
+      stopped_by_budget = budget;
+    }
+  }
+  void Fail(Status st) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (error.ok()) error = std::move(st);
+    stop = true;
+  }
+  // Why the run must stop before another iteration, or "".
+  std::string BudgetExhausted() {
+    if (cancel && cancel->load()) return "cancelled";
+    RunProgress p = record.Totals();
+    if (cfg.max_tokens && p.input_tokens + p.output_tokens >= double(*cfg.max_tokens))
+      return fmt::format("token budget of {} reached", *cfg.max_tokens);
+    if (cfg.max_cost_usd && p.cost_usd >= *cfg.max_cost_usd)
+      return fmt::format("cost budget of ${:.2f} reached", *cfg.max_cost_usd);
+    if (cfg.max_wall_s && std::chrono::duration<double>(Clock::now() - start).count() >= *cfg.max_wall_s)
+      return fmt::format("wall-clock budget of {:.0f} s reached", *cfg.max_wall_s);
+    return "";
+  }
+};
+
+std::string Truncate(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n) + "\n[...]"; }
+
+// Deterministic per (run, task, iteration): a redone iteration after a crash finds its own
+// items and changes nothing twice.
+std::string IterationItemId(const std::string& prefix, const std::string& run, const std::string& task, int it) {
+  return prefix + Sha256Hex(run + "\n" + task + "\n" + std::to_string(it)).substr(0, 16);
+}
+
+PromptItem ToPromptItem(const mem::MemoryItem& m) {
+  PromptItem p;
+  p.id = m.id;
+  p.kind = std::string(mem::ItemKindName(m.kind));
+  p.title = m.title;
+  p.content = m.content;
+  p.outcome = m.outcome;
+  p.latency_ms = m.latency_ms;
+  p.task_id = m.signature.task_id;
+  return p;
+}
+
+// The one demonstration pass@k shows: the best-matching knowledge note, read from the shipped
+// notes (pass@k never reads the bank).
+Result<std::vector<PromptItem>> PassKDemonstration(const std::string& backend, const mem::TaskSignature& sig) {
+  fs::path dir = mem::DefaultKnowledgeDir(backend);
+  std::vector<mem::MemoryItem> notes;
+  std::error_code ec;
+  for (const auto& f : fs::recursive_directory_iterator(dir, ec)) {
+    if (f.path().extension() != ".md") continue;
+    auto note = mem::ParseNote(f.path(), fs::relative(f.path(), dir), backend);
+    if (!note.ok()) return note.status();
+    notes.push_back(std::move(*note));
+  }
+  std::sort(notes.begin(), notes.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  std::vector<PromptItem> out;
+  for (const auto& m : mem::KnowledgeLookup(notes, sig, mem::Stage::kDraft, 1)) out.push_back(ToPromptItem(m));
+  return out;
+}
+
+Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
+  const EvolveConfig& cfg = sh.cfg;
+  TaskProgress prog = sh.record.TaskState(ref.id);
+  if (prog.done || prog.iterations >= cfg.budget) return Status::Ok();
+
+  OracleOptions oo;
+  oo.threads = cfg.verify.threads;
+  auto oracle = Oracle::Start(ref, oo);
+  Result<TaskSpec> spec = oracle.ok() ? (*oracle)->Describe() : Result<TaskSpec>(oracle.status());
+  if (!spec.ok()) {
+    // A broken task is reported and skipped; the other tasks go on.
+    if (spec.status().code() != StatusCode::kInvalidTask) return spec.status();
+    return sh.record.Append({{"type", "task_error"}, {"task", ref.id}, {"error", spec.status().ToString()}});
+  }
+  VerifyOptions vo = cfg.verify;
+  vo.timing_gate = sh.gate;
+  Verifier verifier(sh.backend, **oracle, *spec, vo);
+  const std::string contract = sh.backend.Contract(*spec);
+  const mem::TaskSignature sig = mem::SignatureFromSpec(*spec, cfg.backend);
+  std::mt19937_64 rng(cfg.seed * 1000003 + index * 7919 + static_cast<uint64_t>(prog.iterations));
+
+  std::unique_ptr<mem::MemoryStore> store;
+  if (cfg.method == Method::kEvoKernel) {
+    EVK_ASSIGN_OR_RETURN(store, mem::OpenSqliteStore(cfg.bank));
+  }
+  std::vector<PromptItem> demo;
+  if (cfg.method == Method::kPassK) {
+    EVK_ASSIGN_OR_RETURN(demo, PassKDemonstration(cfg.backend, sig));
+  }
+  // The refine method's start point: its own best kernel of this run.
+  std::string best_code;
+  if (auto b = ReadFile(sh.record.dir() / "best" / TaskDirName(ref.id) / "kernel.cpp"); b.ok()) best_code = *b;
+
+  bool feasible = prog.feasible;
+  std::optional<double> best_ms = prog.best_ms, baseline_ms;
+  std::string feedback = cfg.method == Method::kPassK ? "" : prog.last_feedback;
+
+  for (int it = prog.iterations + 1; it <= cfg.budget; ++it) {
+    if (sh.stop) return Status::Ok();
+    if (std::string why = sh.BudgetExhausted(); !why.empty()) {
+      sh.Stop(why, why != "cancelled");
+      return Status::Ok();
+    }
+    mem::Stage stage = (cfg.method != Method::kPassK && feasible) ? mem::Stage::kRefine : mem::Stage::kDraft;
+
+    // Context.
+    PromptContext pc;
+    pc.backend = cfg.backend;
+    pc.task_id = ref.id;
+    pc.task_source = spec->source;
+    pc.contract = contract;
+    pc.feedback = feedback;
+    pc.iteration = it;
+    pc.budget = cfg.budget;
+    pc.baseline_ms = baseline_ms;
+    std::vector<std::string> shown;
+    std::optional<mem::MemoryItem> start;
+    if (cfg.method == Method::kEvoKernel) {
+      if (stage == mem::Stage::kRefine) {
+        EVK_ASSIGN_OR_RETURN(start, mem::ChooseStartPoint(*store, ref.id, cfg.backend, cfg.retrieval, cfg.memory, rng));
+        if (!start) stage = mem::Stage::kDraft;  // the bank lost its variants: draft again
+      }
+      EVK_ASSIGN_OR_RETURN(mem::RetrievedContext ctx,
+                           mem::RetrieveContext(*store, sig, cfg.backend, stage, cfg.retrieval, cfg.memory, rng,
+                                                start ? &*start : nullptr));
+      for (const auto& k : ctx.knowledge) pc.items.push_back(ToPromptItem(k));
+      for (const auto& e : ctx.experience) pc.items.push_back(ToPromptItem(e.item));
+      shown = ctx.ids();
+      if (start) {
+        pc.start_code = start->content;
+        pc.start_ms = start->latency_ms;
+      }
+    } else if (cfg.method == Method::kPassK) {
+      pc.items = demo;
+    } else if (stage == mem::Stage::kRefine) {
+      pc.start_code = best_code;
+      pc.start_ms = best_ms;
+      if (best_code.empty()) stage = mem::Stage::kDraft;
+    }
+    const bool refining = stage == mem::Stage::kRefine;
+    EVK_ASSIGN_OR_RETURN(RenderedPrompt prompt,
+                         RenderPrompt(refining ? PromptStage::kRefine : PromptStage::kDraft, pc, cfg.prompts_dir));
+
+    // Generate.
+    ChatRequest req;
+    req.system = prompt.system;
+    req.messages = {{"user", prompt.user}};
+    req.task_id = ref.id;
+    req.phase = std::string(mem::StageName(stage));
+    req.sample_index = it;  // every iteration is its own sample (and its own cache entry)
+    auto reply = sh.provider.Complete(req);
+    if (!reply.ok())
+      return reply.status().WithContext("task " + ref.id + ", iteration " + std::to_string(it));
+
+    // Verify.
+    Extraction x = ExtractKernel(reply->text, "evokernel_forward", reply->finish_reason);
+    EvalResult er;
+    EVK_ASSIGN_OR_RETURN(std::string attempt, sh.record.SaveAttempt(ref.id, it, x.ok ? x.code : reply->text));
+    if (x.ok) {
+      EVK_ASSIGN_OR_RETURN(er, verifier.Evaluate(x.code, (sh.record.dir() / attempt).string()));
+    } else {
+      er.task = ref.id;
+      er.failed_stage = Stage::kCheck;
+      er.failure = x.failure;
+      er.feedback = x.feedback;
+    }
+    const bool ok = er.feasible;
+    std::optional<double> lat;
+    if (ok && er.timed) lat = er.kernel_ns.median / 1e6;
+    if (er.timed) baseline_ms = er.baseline_ns.median / 1e6;
+    std::string outcome = ok ? "feasible"
+                             : (x.ok ? std::string(StageName(er.failed_stage)) : std::string("extract")) + "/" + er.failure;
+
+    // Reward.
+    double reward = 0, normalised = 0;
+    if (!refining) {
+      reward = normalised = mem::DraftReward(ok);
+    } else {
+      double b = best_ms.value_or(lat.value_or(1.0));
+      reward = mem::RefineReward(ok, b, lat.value_or(std::nan("")));
+      if (cfg.method == Method::kEvoKernel) {
+        std::lock_guard<std::mutex> lock(sh.mu);
+        if (!sh.popart) {
+          EVK_ASSIGN_OR_RETURN(auto state, store->LoadNormaliser(mem::Stage::kRefine));
+          sh.popart.emplace(cfg.memory, state);
+        }
+        normalised = sh.popart->Normalise(reward);
+        EVK_RETURN_IF_ERROR(store->SaveNormaliser(mem::Stage::kRefine, sh.popart->state()));
+      } else {
+        normalised = reward;
+      }
+    }
+    const bool new_best = ok && lat && (!best_ms || *lat < *best_ms);
+    const bool first_feasible = ok && !feasible;
+
+    // Memory: the trace, a summary at milestones, and the value updates, in one transaction.
+    std::string item_id;
+    if (cfg.method == Method::kEvoKernel) {
+      std::vector<mem::MemoryItem> items;
+      mem::MemoryItem trace;
+      trace.id = item_id = IterationItemId("t-", sh.record.id(), ref.id, it);
+      trace.kind = mem::ItemKind::kTrace;
+      trace.signature = sig;
+      trace.backend = cfg.backend;
+      trace.stage = stage;
+      trace.title = fmt::format("{} {} iteration {}: {}{}", ref.id, mem::StageName(stage), it, outcome,
+                                lat ? fmt::format(" ({:.4g} ms)", *lat) : "");
+      trace.content = x.ok ? x.code : Truncate(reply->text, 4000);
+      if (trace.content.empty()) trace.content = "(empty reply)";
+      trace.outcome = outcome;
+      trace.feedback = Truncate(er.feedback, 4000);
+      trace.reward = reward;
+      trace.latency_ms = lat;
+      trace.parent_id = start ? start->id : "";
+      trace.q_draft = trace.q_refine = cfg.memory.initial_q;
+      trace.model = reply->model;
+      trace.run_id = sh.record.id();
+      items.push_back(std::move(trace));
+      if (first_feasible || (refining && new_best)) {
+        mem::MemoryItem s;
+        s.id = IterationItemId("s-", sh.record.id(), ref.id, it);
+        s.kind = mem::ItemKind::kSummary;
+        s.signature = sig;
+        s.backend = cfg.backend;
+        s.stage = refining ? mem::Stage::kRefine : mem::Stage::kDraft;
+        if (first_feasible) {
+          s.title = fmt::format("{}: first correct kernel at iteration {}", ref.id, it);
+          s.content = fmt::format(
+              "Task {} ({}; operators: {}) got its first feasible kernel at iteration {}{}. {}", ref.id,
+              sig.category, fmt::join(sig.ops, ", "), it, lat ? fmt::format(", {:.4g} ms", *lat) : "",
+              prog.last_feedback.empty() && feedback.empty()
+                  ? std::string("It passed on the first verified attempt.")
+                  : "The attempt before it failed with: " + Truncate(feedback.empty() ? prog.last_feedback : feedback, 600));
+        } else {
+          s.title = fmt::format("{}: refined from {:.4g} ms to {:.4g} ms", ref.id, best_ms.value_or(0), *lat);
+          s.content = fmt::format("Task {} ({}; operators: {}): a variant of the start point ({}) ran in {:.4g} ms, "
+                                  "down from the best {:.4g} ms (PyTorch eager {}). Its code is trace {}.",
+                                  ref.id, sig.category, fmt::join(sig.ops, ", "), start ? start->id : "none", *lat,
+                                  best_ms.value_or(0), baseline_ms ? fmt::format("{:.4g} ms", *baseline_ms) : "unknown",
+                                  item_id);
+        }
+        s.outcome = "feasible";
+        s.reward = reward;
+        s.latency_ms = lat;
+        s.parent_id = item_id;
+        s.q_draft = s.q_refine = cfg.memory.initial_q;
+        s.model = reply->model;
+        s.run_id = sh.record.id();
+        items.push_back(std::move(s));
+      }
+      std::vector<mem::ValueUpdate> updates;
+      for (const auto& id : shown) updates.push_back({id, stage, normalised, cfg.memory.alpha});
+      if (refining && start && std::find(shown.begin(), shown.end(), start->id) == shown.end())
+        updates.push_back({start->id, stage, normalised, cfg.memory.alpha});
+      EVK_RETURN_IF_ERROR(store->Commit(std::move(items), updates).status());
+    }
+
+    // Record.
+    if (new_best || (ok && best_code.empty())) {
+      best_code = x.code;
+      nlohmann::json rj = er.ToJson();
+      rj["iteration"] = it;
+      EVK_RETURN_IF_ERROR(sh.record.SaveBest(ref.id, x.code, rj));
+    }
+    nlohmann::json ev = {{"type", "iteration"},
+                         {"task", ref.id},
+                         {"level", ref.level},
+                         {"category", ref.category},
+                         {"iteration", it},
+                         {"stage", mem::StageName(stage)},
+                         {"method", MethodName(cfg.method)},
+                         {"retrieval", mem::RetrievalPolicyName(cfg.retrieval)},
+                         {"prompt_hash", prompt.hash},
+                         {"request_hash", reply->request_hash},
+                         {"model", reply->model},
+                         {"endpoint", reply->endpoint},
+                         {"input_tokens", reply->usage.input_tokens},
+                         {"output_tokens", reply->usage.output_tokens},
+                         {"cost_usd", reply->usage.cost_usd},
+                         {"from_cache", reply->from_cache},
+                         {"finish_reason", reply->finish_reason},
+                         {"extracted", x.ok},
+                         {"compiled", er.compiled},
+                         {"feasible", ok},
+                         {"outcome", outcome},
+                         {"failed_stage", ok ? nlohmann::json(nullptr) : nlohmann::json(outcome.substr(0, outcome.find('/')))},
+                         {"failure", er.failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(er.failure)},
+                         {"feedback", Truncate(er.feedback, 2000)},
+                         {"latency_ms", lat ? nlohmann::json(*lat) : nlohmann::json(nullptr)},
+                         {"baseline_ms", er.timed ? nlohmann::json(er.baseline_ns.median / 1e6) : nlohmann::json(nullptr)},
+                         {"speedup", er.timed && ok ? nlohmann::json(er.speedup) : nlohmann::json(nullptr)},
+                         {"speedup_trusted", er.timed && ok && er.review.empty() && !er.noisy},
+                         {"roofline_fraction", er.roofline ? nlohmann::json(er.roofline->fraction) : nlohmann::json(nullptr)},
+                         {"reward", reward},
+                         {"normalised_reward", normalised},
+                         {"items_used", shown},
+                         {"start_point", start ? nlohmann::json(start->id) : nlohmann::json(nullptr)},
+                         {"item_id", item_id},
+                         {"attempt", attempt},
+                         {"new_best", new_best || first_feasible}};
+    EVK_RETURN_IF_ERROR(sh.record.Append(ev));
+
+    // State for the next iteration.
+    if (ok) {
+      feasible = true;
+      if (new_best || !best_ms) best_ms = lat ? lat : best_ms;
+      feedback = lat ? fmt::format("Your last kernel was correct and ran in {:.4g} ms (best so far {:.4g} ms{}).", *lat,
+                                   best_ms.value_or(*lat),
+                                   baseline_ms ? fmt::format(", PyTorch eager {:.4g} ms", *baseline_ms) : "")
+                     : "";
+    } else {
+      feedback = cfg.method == Method::kPassK ? "" : er.feedback;
+    }
+    if (sh.on_progress) {
+      RunProgress tot = sh.record.Totals();
+      ProgressEvent pe;
+      pe.task = ref.id;
+      pe.iteration = it;
+      pe.budget = cfg.budget;
+      pe.stage = std::string(mem::StageName(stage));
+      pe.outcome = outcome;
+      pe.latency_ms = lat;
+      pe.best_ms = best_ms;
+      pe.baseline_ms = baseline_ms;
+      pe.run_cost_usd = tot.cost_usd;
+      pe.run_tokens = static_cast<int64_t>(tot.input_tokens + tot.output_tokens);
+      pe.elapsed_s = std::chrono::duration<double>(Clock::now() - sh.start).count();
+      std::lock_guard<std::mutex> lock(sh.mu);
+      sh.on_progress(pe);
+    }
+  }
+  return sh.record.Append({{"type", "task_done"}, {"task", ref.id}, {"reason", "budget"}});
+}
+
+}  // namespace
+
+Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConfig& cfg, Backend& backend,
+                             Provider& provider, RunRecord& record,
+                             const std::function<void(const ProgressEvent&)>& on_progress,
+                             const std::atomic<bool>* cancel) {
+  if (cfg.budget < 1) return InvalidArgument("--budget must be at least 1");
+  if (cfg.method == Method::kEvoKernel) EVK_RETURN_IF_ERROR(cfg.memory.Validate());
+  Shared sh(cfg, backend, provider, record, on_progress, cancel);
+  EVK_RETURN_IF_ERROR(record.Append({{"type", record.progress().sessions == 0 ? "run_started" : "resumed"},
+                                     {"tasks", tasks.size()}}));
+  std::mutex qmu;
+  size_t next = 0;
+  auto worker = [&] {
+    for (;;) {
+      size_t i;
+      {
+        std::lock_guard<std::mutex> lock(qmu);
+        if (next >= tasks.size() || sh.stop) return;
+        i = next++;
+      }
+      Status st = RunTask(sh, tasks[i], i);
+      if (!st.ok()) {
+        sh.Fail(st);
+        return;
+      }
+    }
+  };
+  const int jobs = std::max(1, std::min<int>(cfg.jobs, static_cast<int>(tasks.size())));
+  std::vector<std::thread> workers;
+  for (int j = 0; j < jobs; ++j) workers.emplace_back(worker);
+  for (auto& w : workers) w.join();
+
+  const double wall = std::chrono::duration<double>(Clock::now() - sh.start).count();
+  EVK_RETURN_IF_ERROR(record.Append({{"type", "session_end"},
+                                     {"wall_seconds", wall},
+                                     {"error", sh.error.ok() ? nlohmann::json(nullptr) : nlohmann::json(sh.error.ToString())},
+                                     {"stop_reason", sh.stop_reason}}));
+  if (!sh.error.ok()) return sh.error;
+  EvolveSummary s;
+  RunProgress p = record.Totals();
+  s.tasks = static_cast<int>(tasks.size());
+  for (const auto& t : tasks) {
+    auto tp = record.TaskState(t.id);
+    s.feasible_tasks += tp.feasible;
+    s.iterations += tp.iterations;
+  }
+  s.stopped_by_budget = sh.stopped_by_budget;
+  s.stop_reason = sh.stop_reason;
+  if (!sh.stop) EVK_RETURN_IF_ERROR(record.Append({{"type", "run_finished"}}));
+  return s;
+}
+
+}  // namespace evokernel

@@ -1,0 +1,103 @@
+// The agent: drafting -> refining with a value-driven memory (../shared/method.md, Lifecycle).
+//
+// Per task, for up to `budget` iterations (resumed runs continue where the record stops):
+//
+//   stage    = draft until a feasible kernel exists, then refine
+//   start    = refine: a feasible variant of this task chosen by Q_refine (memory/policy.h)
+//   context  = recall K = lambda*N similar items, select N by the stage's Q (+ knowledge slots)
+//   prompt   = templates (agent/prompt.h): reference, contract, context, start point, feedback
+//   reply    = provider (provider/provider.h): retries, cache, accounting
+//   kernel   = ExtractKernel(reply)         an unusable reply is an infeasible attempt
+//   result   = Verifier::Evaluate(kernel)   timing gated: no two timings overlap
+//   reward   = draft: +1/-1; refine: -1 or tanh(log best - log latency), PopArt-normalised
+//   memory   = one transaction: Q <- Q + alpha (r - Q) for every item shown (and the start
+//              point), plus the new trace (and a summary at milestones); idempotent per
+//              (run, task, iteration) so a resumed run never applies an iteration twice
+//   record   = the attempt file, the best kernel, then the iteration event (run_record.h)
+//
+// Methods (same budget for all, for ablations):
+//   evokernel  shared memory bank + values (the method); --retrieval value|similarity|random|none
+//   passk      independent samples, each shown one demonstration (a knowledge note); no
+//              feedback, no refinement, no bank reads or writes
+//   refine     per-task repair from feedback, then hill-climbing from the task's best kernel;
+//              no shared memory
+//
+// Tasks run in the order given (the caller sorts them into a curriculum: level1 before
+// level2); `jobs` tasks are in flight at once, their model calls concurrent, their timings
+// serialised by one gate.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/run_record.h"
+#include "backend/backend.h"
+#include "memory/policy.h"
+#include "memory/values.h"
+#include "provider/provider.h"
+#include "task/task.h"
+#include "verifier/verifier.h"
+
+namespace evokernel {
+
+enum class Method { kEvoKernel, kPassK, kRefine };
+std::string_view MethodName(Method m);
+Result<Method> ParseMethod(std::string_view name);
+
+struct EvolveConfig {
+  Method method = Method::kEvoKernel;
+  memory::RetrievalPolicy retrieval = memory::RetrievalPolicy::kValue;
+  memory::MemoryConfig memory;
+  int budget = 30;  // iterations per task, drafting and refining together
+  // Run-wide limits; unset: none. Checked before each iteration; when one is reached the run
+  // stops cleanly (resumable with a larger limit).
+  std::optional<int64_t> max_tokens;
+  std::optional<double> max_cost_usd;
+  std::optional<double> max_wall_s;  // this session's wall-clock time
+  int jobs = 1;                      // tasks in flight
+  uint64_t seed = 1;                 // selection randomness (per task: seed + task index)
+  std::string backend = "cpu";
+  std::filesystem::path bank;         // the memory bank file
+  std::filesystem::path prompts_dir;  // empty: <data dir>/prompts/<backend>
+  VerifyOptions verify;               // threads, timing, tolerances for every evaluation
+
+  // Recorded in the run's config.json (no secrets).
+  nlohmann::json ToJson() const;
+};
+
+// One line of live progress.
+struct ProgressEvent {
+  std::string task;
+  int iteration = 0;
+  int budget = 0;
+  std::string stage;    // "draft" | "refine"
+  std::string outcome;  // "feasible" or stage/failure
+  std::optional<double> latency_ms, best_ms, baseline_ms;
+  double run_cost_usd = 0;
+  int64_t run_tokens = 0;
+  double elapsed_s = 0;
+};
+
+struct EvolveSummary {
+  int tasks = 0, feasible_tasks = 0, iterations = 0;
+  bool stopped_by_budget = false;
+  std::string stop_reason;
+  nlohmann::json ToJson() const;
+};
+
+// Runs (or resumes) `record` over `tasks`. A provider that stays unreachable after its
+// retries ends the run with that error (resume later); kernel failures never do.
+Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConfig& config, Backend& backend,
+                             Provider& provider, RunRecord& record,
+                             const std::function<void(const ProgressEvent&)>& on_progress = {},
+                             const std::atomic<bool>* cancel = nullptr);
+
+// A task list in curriculum order: by level, then by id.
+std::vector<TaskRef> CurriculumOrder(std::vector<TaskRef> tasks);
+
+}  // namespace evokernel

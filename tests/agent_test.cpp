@@ -1,0 +1,253 @@
+// `evokernel evolve` end to end against the scripted loopback LLM server: a run that drafts a
+// wrong kernel, repairs it from the verifier's feedback, refines it faster, and then gets a
+// useless reply; the values of the memory items shown move the right way; a run killed with
+// SIGKILL resumes with nothing lost or repeated; no endpoint configured says what to set.
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "support/scripted_llm_server.h"
+#include "test_util.h"
+
+namespace evokernel {
+namespace {
+namespace fs = std::filesystem;
+using testing::KernelsDir;
+using testing::MatchRule;
+using testing::RunCli;
+using testing::ScriptedLlmServer;
+using testing::ScriptStep;
+
+std::string Kernel(const std::string& name) {
+  auto s = ReadFile(KernelsDir() / "level1__12_relu" / name);
+  EXPECT_TRUE(s.ok()) << name;
+  return s.ok() ? *s : "";
+}
+
+std::string Reply(const std::string& code) { return "Here is the kernel.\n\n```cpp\n" + code + "```\n"; }
+
+struct Sandbox {
+  Sandbox() : dir(*MakeTempDir("evokernel-agent-test-")), cleanup(dir) {}
+  std::map<std::string, std::string> Env(const ScriptedLlmServer& server) const {
+    return {{"EVOKERNEL_BASE_URL", server.openai_base_url()},
+            {"EVOKERNEL_MODEL", "scripted-model"},
+            {"EVOKERNEL_MEMORY", (dir / "bank.sqlite").string()},
+            {"EVOKERNEL_RUNS_DIR", (dir / "runs").string()}};
+  }
+  fs::path RunDir() const {
+    for (const auto& d : fs::directory_iterator(dir / "runs")) return d.path();
+    return {};
+  }
+  fs::path dir;
+  ScopedDir cleanup;
+};
+
+std::vector<nlohmann::json> Iterations(const fs::path& run_dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(run_dir / "events.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto e = nlohmann::json::parse(line, nullptr, false);
+    if (e.is_object() && e.value("type", "") == "iteration") out.push_back(e);
+  }
+  return out;
+}
+
+nlohmann::json ShowItem(const Sandbox& sb, const std::string& id) {
+  auto r = RunCli({"memory", "show", id, "--json", "--bank", (sb.dir / "bank.sqlite").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.json;
+}
+
+TEST(Evolve, DraftsRepairsRefinesAndLearns) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  // Refining prompts get the fast kernel once; a draft prompt carrying a wrong-answer feedback
+  // gets the naive (correct) kernel; the first draft is wrong; anything else is prose.
+  MatchRule refine{"Start point: a verified kernel", "last_user", 1, ScriptStep::Text(Reply(Kernel("fast.cpp")))};
+  MatchRule repair{"previous attempt[\\s\\S]{0,600}elements wrong", "last_user", -1,
+                   ScriptStep::Text(Reply(Kernel("naive.cpp")))};
+  (*server)->AddRule(refine);
+  (*server)->AddRule(repair);
+  (*server)->Push(ScriptStep::Text(Reply(Kernel("wrong_answer.cpp"))));
+  (*server)->SetDefault(ScriptStep::Text("I would vectorise it, but I will not write code today."));
+
+  Sandbox sb;
+  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "4", "--no-llm-cache", "--json",
+                   "--timing-budget", "0.1"},
+                  600, sb.Env(**server));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(r.json["feasible_tasks"], 1) << r.out;
+  EXPECT_EQ(r.json["iterations"], 4);
+  fs::path run = sb.RunDir();
+  auto its = Iterations(run);
+  ASSERT_EQ(its.size(), 4u) << r.err;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(its[i]["iteration"], i + 1);
+  EXPECT_EQ(its[0]["outcome"], "correctness/wrong_answer");
+  EXPECT_EQ(its[0]["stage"], "draft");
+  EXPECT_EQ(its[0]["reward"], -1.0);
+  EXPECT_EQ(its[1]["outcome"], "feasible") << its[1]["feedback"];
+  EXPECT_EQ(its[1]["stage"], "draft");
+  EXPECT_EQ(its[1]["reward"], 1.0);
+  EXPECT_EQ(its[2]["outcome"], "feasible") << its[2]["feedback"];
+  EXPECT_EQ(its[2]["stage"], "refine");
+  EXPECT_EQ(its[2]["start_point"], its[1]["item_id"]);
+  EXPECT_LT(its[2]["latency_ms"].get<double>(), its[1]["latency_ms"].get<double>());
+  EXPECT_GT(its[2]["reward"].get<double>(), 0) << "faster than the best so far";
+  EXPECT_TRUE(its[2]["new_best"].get<bool>());
+  EXPECT_EQ(its[3]["outcome"], "extract/no_code");
+  EXPECT_EQ(its[3]["reward"], -1.0);
+  EXPECT_LT(its[3]["normalised_reward"].get<double>(), 0);
+  for (const auto& e : its) {
+    EXPECT_EQ(e["model"], "scripted-model");
+    EXPECT_GT(e["input_tokens"].get<int64_t>(), 0);
+    EXPECT_EQ(e["prompt_hash"].get<std::string>().size(), 64u);
+  }
+  // The repair prompt carried the feedback of the wrong answer.
+  auto reqs = (*server)->Requests();
+  ASSERT_EQ(reqs.size(), 4u);
+  EXPECT_NE(reqs[1].body.find("elements wrong"), std::string::npos);
+  EXPECT_EQ(reqs[0].body.find("previous attempt"), std::string::npos);
+
+  // The best kernel is the fast one, with its verifier result.
+  auto best = ReadFile(run / "best" / "level1__12_relu" / "kernel.cpp");
+  ASSERT_TRUE(best.ok());
+  EXPECT_EQ(*best, Kernel("fast.cpp"));
+  auto best_json = nlohmann::json::parse(*ReadFile(run / "best" / "level1__12_relu" / "result.json"));
+  EXPECT_TRUE(best_json["feasible"].get<bool>());
+  EXPECT_EQ(best_json["iteration"], 3);
+
+  // Values: the wrong draft's trace was shown at iteration 2, which succeeded: Q_draft +0.2.
+  // Items shown at both iterations 1 (-1) and 2 (+1): 0 -> -0.2 -> 0.04.
+  std::set<std::string> used1, used2;
+  for (const auto& id : its[0]["items_used"]) used1.insert(id.get<std::string>());
+  for (const auto& id : its[1]["items_used"]) used2.insert(id.get<std::string>());
+  ASSERT_FALSE(used1.empty()) << "the first draft was shown seed knowledge";
+  const std::string trace1 = its[0]["item_id"];
+  ASSERT_TRUE(used2.count(trace1)) << "iteration 2 recalls iteration 1's trace of the same task";
+  EXPECT_NEAR(ShowItem(sb, trace1)["q_draft"].get<double>(), 0.2, 1e-9);
+  for (const auto& id : used1) {
+    auto item = ShowItem(sb, id);
+    if (used2.count(id)) {
+      EXPECT_NEAR(item["q_draft"].get<double>(), 0.04, 1e-9) << id;
+      EXPECT_EQ(item["visits_draft"], 2) << id;
+    } else {
+      EXPECT_NEAR(item["q_draft"].get<double>(), -0.2, 1e-9) << id;
+    }
+  }
+  // The start point of the failed refinement lost refining value.
+  auto start4 = ShowItem(sb, its[3]["start_point"].get<std::string>());
+  EXPECT_LT(start4["q_refine"].get<double>(), 0);
+  EXPECT_GE(start4["visits_refine"].get<int>(), 1);
+}
+
+TEST(Evolve, ResumesAfterKillWithNothingLostOrRepeated) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok());
+  ScriptStep slow = ScriptStep::Text(Reply(Kernel("naive.cpp")));
+  slow.delay_ms = 1500;
+  (*server)->SetDefault(slow);
+  Sandbox sb;
+  testing::UsePrivateCache();
+  SpawnOptions so;
+  so.argv = {EVOKERNEL_BIN, "evolve", "--task", "level1/12_relu", "--budget", "3", "--no-llm-cache", "--quiet",
+             "--timing-budget", "0.1"};
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    env[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+  }
+  for (const auto& [k, v] : sb.Env(**server)) env[k] = v;
+  so.env = env;
+  so.pipe_stdin = false;
+  auto proc = Subprocess::Spawn(so);
+  ASSERT_TRUE(proc.ok()) << proc.status().ToString();
+  // Kill it (and its process group) as soon as one iteration is on record.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  fs::path run;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(sb.dir / "runs")) run = sb.RunDir();
+    if (!run.empty() && Iterations(run).size() >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(run.empty());
+  ASSERT_GE(Iterations(run).size(), 1u);
+  auto killed = (*proc)->Kill();
+  EXPECT_FALSE(killed.exited);
+  size_t before = Iterations(run).size();
+  ASSERT_LT(before, 3u) << "killed too late to test resuming";
+
+  auto r = RunCli({"evolve", "--resume", run.filename().string(), "--no-llm-cache", "--json"}, 600, sb.Env(**server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto its = Iterations(run);
+  ASSERT_EQ(its.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(its[i]["iteration"], i + 1) << "each iteration exactly once";
+  // The bank holds exactly one trace per iteration of this run.
+  auto list = RunCli({"memory", "list", "--json", "--kind", "trace", "--bank", (sb.dir / "bank.sqlite").string()});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  ASSERT_TRUE(list.json.is_array()) << list.out;
+  std::set<std::string> ids;
+  for (const auto& item : list.json) ids.insert(item["id"].get<std::string>());
+  EXPECT_EQ(ids.size(), 3u) << list.out.substr(0, 2000);
+  for (const auto& e : its) EXPECT_TRUE(ids.count(e["item_id"].get<std::string>())) << e["item_id"];
+  // The resumed session is recorded.
+  auto events = ReadFile(run / "events.jsonl");
+  EXPECT_NE(events->find("\"resumed\""), std::string::npos);
+}
+
+TEST(Evolve, WithoutAModelSaysWhatToConfigure) {
+  Sandbox sb;
+  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "1"}, 60,
+                  {{"EVOKERNEL_BASE_URL", ""}, {"EVOKERNEL_MODEL", ""}, {"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()},
+                   {"EVOKERNEL_CONFIG", ""}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("EVOKERNEL_MODEL"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(sb.dir / "runs")) << "no run is created without a model";
+}
+
+TEST(Evolve, UnreachableEndpointFailsWithResumeHint) {
+  Sandbox sb;
+  // A port nothing listens on (bind and release one).
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok());
+  std::string url = (*server)->openai_base_url();
+  (*server)->Stop();
+  auto env = std::map<std::string, std::string>{{"EVOKERNEL_BASE_URL", url},
+                                                {"EVOKERNEL_MODEL", "m"},
+                                                {"EVOKERNEL_MEMORY", (sb.dir / "bank.sqlite").string()},
+                                                {"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}};
+  auto cfg = sb.dir / "fast-fail.toml";
+  std::ofstream(cfg) << "[provider]\nmax_retries = 1\nbackoff_base_s = 0.01\nconnect_timeout_s = 2\n";
+  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "2", "--no-llm-cache", "--config", cfg.string()},
+                  120, env);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("127.0.0.1"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace evokernel
+
+namespace evokernel {
+namespace {
+
+TEST(BenchRetrieval, IsLabelledASimulationAndReportsEveryPolicy) {
+  auto r = testing::RunCli({"bench", "retrieval", "--seeds", "1", "--categories", "2", "--tasks-per-category", "2",
+                            "--items-per-category", "6", "--budget", "3", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.json["simulation"].get<std::string>().find("no LLM"), std::string::npos);
+  for (const char* p : {"value", "similarity", "random", "none"}) {
+    const auto& c = r.json["correct_by_iteration"][p]["mean"];
+    ASSERT_EQ(c.size(), 3u) << p;
+    for (size_t t = 1; t < c.size(); ++t) EXPECT_GE(c[t].get<double>(), c[t - 1].get<double>()) << p;
+  }
+  auto bad = testing::RunCli({"bench", "retrieval", "--policies", "value,psychic"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("psychic"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace evokernel

@@ -1,0 +1,105 @@
+// Run records: events survive, replay rebuilds progress, torn lines are skipped, one owner.
+#include "agent/run_record.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/fs.h"
+
+namespace evokernel {
+namespace {
+namespace fs = std::filesystem;
+
+struct TempRuns {
+  TempRuns() : dir(*MakeTempDir("evokernel-runs-test-")), cleanup(dir) {}
+  fs::path dir;
+  ScopedDir cleanup;
+};
+
+nlohmann::json Iter(const std::string& task, int i, bool feasible, std::optional<double> ms, const std::string& fb,
+                    double cost = 0.01) {
+  nlohmann::json e = {{"type", "iteration"}, {"task", task},        {"iteration", i},   {"feasible", feasible},
+                      {"feedback", fb},      {"input_tokens", 100}, {"output_tokens", 50}, {"cost_usd", cost},
+                      {"item_id", "m-" + std::to_string(i)}};
+  if (ms) e["latency_ms"] = *ms;
+  return e;
+}
+
+TEST(RunRecord, EventsReplayIntoProgress) {
+  TempRuns t;
+  {
+    auto r = RunRecord::Create(t.dir, "run1", {{"method", "evokernel"}});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE((*r)->Append({{"type", "run_started"}}).ok());
+    ASSERT_TRUE((*r)->Append(Iter("level1/19_relu", 1, false, std::nullopt, "wrong answer at [0, 3]")).ok());
+    ASSERT_TRUE((*r)->Append(Iter("level1/19_relu", 2, true, 3.0, "")).ok());
+    ASSERT_TRUE((*r)->Append(Iter("level1/19_relu", 3, true, 1.5, "")).ok());
+    ASSERT_TRUE((*r)->Append(Iter("level1/19_relu", 4, false, std::nullopt, "compile error")).ok());
+    ASSERT_TRUE((*r)->Append({{"type", "session_end"}, {"wall_seconds", 12.5}}).ok());
+    auto path = (*r)->SaveAttempt("level1/19_relu", 4, "int x;\n");
+    ASSERT_TRUE(path.ok());
+    EXPECT_EQ(*path, "attempts/level1__19_relu/004.cpp");
+    ASSERT_TRUE((*r)->SaveBest("level1/19_relu", "best;\n", {{"median_ms", 1.5}}).ok());
+    EXPECT_EQ((*r)->TaskState("level1/19_relu").iterations, 4);
+    EXPECT_TRUE((*r)->progress().tasks.empty()) << "progress() is the state at open";
+  }
+  auto again = RunRecord::Open(t.dir, "run1");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  const RunProgress& rp = (*again)->progress();
+  const TaskProgress& p = rp.tasks.at("level1/19_relu");
+  EXPECT_EQ(p.iterations, 4);
+  EXPECT_TRUE(p.feasible);
+  EXPECT_EQ(p.first_feasible_iteration, 2);
+  EXPECT_DOUBLE_EQ(*p.first_feasible_ms, 3.0);
+  EXPECT_DOUBLE_EQ(*p.best_ms, 1.5);
+  EXPECT_EQ(p.best_item, "m-3");
+  EXPECT_EQ(p.last_feedback, "compile error");
+  EXPECT_DOUBLE_EQ(rp.cost_usd, 0.04);
+  EXPECT_DOUBLE_EQ(rp.input_tokens, 400);
+  EXPECT_DOUBLE_EQ(rp.wall_seconds, 12.5);
+  EXPECT_EQ(rp.sessions, 1);
+  EXPECT_EQ((*again)->config()["method"], "evokernel");
+  EXPECT_EQ(*ReadFile(t.dir / "run1" / "best" / "level1__19_relu" / "kernel.cpp"), "best;\n");
+}
+
+TEST(RunRecord, TornLastLineIsSkipped) {
+  TempRuns t;
+  {
+    auto r = RunRecord::Create(t.dir, "run2", nlohmann::json::object());
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE((*r)->Append(Iter("a", 1, true, 2.0, "")).ok());
+  }
+  std::ofstream(t.dir / "run2" / "events.jsonl", std::ios::app) << "{\"type\": \"iteration\", \"task\": \"a\", \"itera";
+  auto p = RunRecord::Replay(t.dir / "run2");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->tasks.at("a").iterations, 1);
+  EXPECT_EQ(p->ignored_lines, 1);
+}
+
+TEST(RunRecord, OneOwnerAtATimeAndClearErrors) {
+  TempRuns t;
+  auto r = RunRecord::Create(t.dir, "run3", nlohmann::json::object());
+  ASSERT_TRUE(r.ok());
+  auto second = RunRecord::Open(t.dir, "run3");
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos) << second.status().message();
+  auto dup = RunRecord::Create(t.dir, "run3", nlohmann::json::object());
+  EXPECT_FALSE(dup.ok());
+  auto missing = RunRecord::Open(t.dir, "no-such-run");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  r->reset();
+  auto reopened = RunRecord::Open(t.dir, (t.dir / "run3").string());  // a path works too
+  EXPECT_TRUE(reopened.ok()) << reopened.status().ToString();
+}
+
+TEST(RunRecord, IdsAndDirectoryNames) {
+  std::string id = NewRunId();
+  EXPECT_EQ(id.size(), std::string("20261121-071530-3fa2").size()) << id;
+  EXPECT_NE(NewRunId(), NewRunId());
+  EXPECT_EQ(TaskDirName("level2/23_matmul swish"), "level2__23_matmul_swish");
+}
+
+}  // namespace
+}  // namespace evokernel
