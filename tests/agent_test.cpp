@@ -198,6 +198,84 @@ TEST(Evolve, ResumesAfterKillWithNothingLostOrRepeated) {
   EXPECT_NE(events->find("\"resumed\""), std::string::npos);
 }
 
+TEST(Evolve, PassKSamplesIndependentlyWithOneDemonstrationAndNoBank) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok());
+  (*server)->Push(ScriptStep::Text(Reply(Kernel("wrong_answer.cpp"))));
+  (*server)->SetDefault(ScriptStep::Text(Reply(Kernel("naive.cpp"))));
+  Sandbox sb;
+  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "3", "--method", "passk", "--no-llm-cache",
+                   "--timing-budget", "0.1"},
+                  600, sb.Env(**server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto its = Iterations(sb.RunDir());
+  ASSERT_EQ(its.size(), 3u);
+  EXPECT_EQ(its[0]["outcome"], "correctness/wrong_answer");
+  for (const auto& e : its) {
+    EXPECT_EQ(e["stage"], "draft") << "pass@k never refines";
+    EXPECT_EQ(e["method"], "passk");
+    EXPECT_TRUE(e["items_used"].empty()) << "pass@k updates no memory values";
+    EXPECT_EQ(e["item_id"], "");
+  }
+  EXPECT_EQ(its[1]["outcome"], "feasible");
+  auto reqs = (*server)->Requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  for (const auto& q : reqs) {
+    EXPECT_EQ(q.body.find("previous attempt"), std::string::npos) << "independent samples get no feedback";
+    EXPECT_NE(q.body.find("knowledge:"), std::string::npos) << "one demonstration is shown";
+  }
+  EXPECT_FALSE(fs::exists(sb.dir / "bank.sqlite")) << "pass@k neither reads nor writes the bank";
+}
+
+TEST(Evolve, RefineMethodRepairsThenHillClimbsFromItsOwnBest) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok());
+  (*server)->AddRule({"Start point: a verified kernel", "last_user", 1, ScriptStep::Text(Reply(Kernel("fast.cpp")))});
+  (*server)->AddRule({"previous attempt[\\s\\S]{0,600}elements wrong", "last_user", -1,
+                      ScriptStep::Text(Reply(Kernel("naive.cpp")))});
+  (*server)->Push(ScriptStep::Text(Reply(Kernel("wrong_answer.cpp"))));
+  (*server)->SetDefault(ScriptStep::Text("no code"));
+  Sandbox sb;
+  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "3", "--method", "refine", "--no-llm-cache",
+                   "--timing-budget", "0.1"},
+                  600, sb.Env(**server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto its = Iterations(sb.RunDir());
+  ASSERT_EQ(its.size(), 3u);
+  EXPECT_EQ(its[0]["outcome"], "correctness/wrong_answer");
+  EXPECT_EQ(its[1]["outcome"], "feasible");
+  EXPECT_EQ(its[2]["stage"], "refine");
+  EXPECT_EQ(its[2]["outcome"], "feasible");
+  EXPECT_TRUE(its[2]["new_best"].get<bool>());
+  auto reqs = (*server)->Requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_NE(reqs[2].body.find("evokernel_forward"), std::string::npos);
+  EXPECT_EQ(reqs[2].body.find("knowledge:"), std::string::npos) << "no shared memory is shown";
+  EXPECT_FALSE(fs::exists(sb.dir / "bank.sqlite"));
+}
+
+TEST(Evolve, TokenBudgetStopsTheRunAndResumeContinuesIt) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok());
+  ScriptStep wrong = ScriptStep::Text(Reply(Kernel("wrong_answer.cpp")));
+  wrong.usage = std::make_pair(int64_t{1000}, int64_t{500});
+  (*server)->SetDefault(wrong);
+  Sandbox sb;
+  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "4", "--no-llm-cache", "--max-tokens", "2500",
+                   "--json"},
+                  600, sb.Env(**server));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(r.json["stopped_by_budget"].get<bool>()) << r.out;
+  EXPECT_NE(r.json["stop_reason"].get<std::string>().find("token budget"), std::string::npos);
+  auto run = sb.RunDir();
+  EXPECT_EQ(Iterations(run).size(), 2u) << "1500 tokens per call: the third call would pass 2500";
+  auto again = RunCli({"evolve", "--resume", run.string(), "--no-llm-cache", "--json"}, 600, sb.Env(**server));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  auto its = Iterations(run);
+  ASSERT_EQ(its.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(its[i]["iteration"], i + 1);
+}
+
 TEST(Evolve, WithoutAModelSaysWhatToConfigure) {
   Sandbox sb;
   auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "1"}, 60,

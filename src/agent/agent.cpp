@@ -419,8 +419,9 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
                                    baseline_ms ? fmt::format(", PyTorch eager {:.4g} ms", *baseline_ms) : "")
                      : "";
     } else {
-      feedback = cfg.method == Method::kPassK ? "" : er.feedback;
+      feedback = er.feedback;
     }
+    if (cfg.method == Method::kPassK) feedback.clear();  // independent samples: no feedback
     if (sh.on_progress) {
       RunProgress tot = sh.record.Totals();
       ProgressEvent pe;
