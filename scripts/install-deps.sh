@@ -14,6 +14,8 @@ PACKAGES=(
   libsqlite3-dev libcurl4-openssl-dev libcpp-httplib-dev libseccomp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the HTML report test renders reports in headless Chromium (skipped when absent)
+  chromium
 )
 
 missing=()

@@ -72,6 +72,10 @@ nlohmann::json EvolveSummary::ToJson() const {
           {"stop_reason", stop_reason}};
 }
 
+std::string IterationItemId(const std::string& prefix, const std::string& run, const std::string& task, int it) {
+  return prefix + Sha256Hex(run + "\n" + task + "\n" + std::to_string(it)).substr(0, 16);
+}
+
 std::vector<TaskRef> CurriculumOrder(std::vector<TaskRef> tasks) {
   std::stable_sort(tasks.begin(), tasks.end(), [](const TaskRef& a, const TaskRef& b) {
     int la = a.level > 0 ? a.level : 1 << 20, lb = b.level > 0 ? b.level : 1 << 20;
@@ -132,11 +136,6 @@ struct Shared {
 
 std::string Truncate(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n) + "\n[...]"; }
 
-// Deterministic per (run, task, iteration): a redone iteration after a crash finds its own
-// items and changes nothing twice.
-std::string IterationItemId(const std::string& prefix, const std::string& run, const std::string& task, int it) {
-  return prefix + Sha256Hex(run + "\n" + task + "\n" + std::to_string(it)).substr(0, 16);
-}
 
 PromptItem ToPromptItem(const mem::MemoryItem& m) {
   PromptItem p;

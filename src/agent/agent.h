@@ -97,6 +97,11 @@ Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConf
                              const std::function<void(const ProgressEvent&)>& on_progress = {},
                              const std::atomic<bool>* cancel = nullptr);
 
+// Id of a memory item an iteration creates: prefix ("t-" trace, "s-" summary) + 16 hex digits
+// of SHA-256(run, task, iteration). Deterministic, so a redone iteration after a crash finds
+// its own items and changes nothing twice, and reports can tell which task made an item.
+std::string IterationItemId(const std::string& prefix, const std::string& run, const std::string& task, int it);
+
 // A task list in curriculum order: by level, then by id.
 std::vector<TaskRef> CurriculumOrder(std::vector<TaskRef> tasks);
 

@@ -6,6 +6,7 @@
 //   evokernel machine                                             peaks used by the roofline check
 //   evokernel llm ping                                            check the configured LLM endpoint
 //   evokernel evolve --suite level1 --model M [--resume RUN]     draft and refine kernels with an LLM
+//   evokernel report RUN [--format md|json|csv|html] | --compare A B  metrics, tables and plots of runs
 //   evokernel version
 //
 // Exit codes: 0 success (for eval: the kernel is feasible), 1 the kernel is infeasible (eval) or
@@ -27,6 +28,7 @@
 #include "cli/evolve_cmd.h"
 #include "cli/llm_cmd.h"
 #include "cli/memory_cmd.h"
+#include "cli/report_cmd.h"
 #include "common/fs.h"
 #include "task/oracle.h"
 #include "task/task.h"
@@ -397,6 +399,7 @@ int main(int argc, char** argv) {
   auto memory_cmd = MemoryCommand::Add(app);
   auto llm_cmd = LlmCommand::Add(app);
   auto evolve_cmd = EvolveCommand::Add(app);
+  auto report_cmd = ReportCommand::Add(app);
 
   auto* machine = app.add_subcommand("machine", "Measured peaks of this machine used by the roofline check");
   int machine_threads = 1;
@@ -427,6 +430,7 @@ int main(int argc, char** argv) {
   if (memory_cmd->parsed()) return memory_cmd->Run();
   if (llm_cmd->parsed()) return llm_cmd->Run();
   if (evolve_cmd->parsed()) return evolve_cmd->Run();
+  if (report_cmd->parsed()) return report_cmd->Run();
   if (machine->parsed()) return RunMachine(machine_threads, machine_remeasure, machine_json);
   if (version->parsed()) {
     nlohmann::json j = EnvironmentStamp();
