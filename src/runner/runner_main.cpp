@@ -9,7 +9,7 @@
 //        <- outputs + {elapsed_ns, canary: [{name, side, role}], modified_inputs: [name],
 //                      late_writes: [name], threads_after: N}
 //        stash=true keeps the inputs as a timing set (at most kMaxStash, oldest dropped).
-//   -> {"cmd": "time", "warmup", "trials", "flush_bytes", "seed"}
+//   -> {"cmd": "time", "warmup", "trials", "flush_bytes", "seed", "offset"}
 //        <- {"times_ns": [...], "calls": [{"set": k, "fresh": bool, "fp": [[pos, value]...]
 //            per output}]}: each timed call copies a stashed set into the argument buffers
 //            (same addresses, changing content); half the calls perturb a few elements so the
@@ -199,7 +199,10 @@ class Runner {
     int warmup = h.value("warmup", 3), trials = h.value("trials", 10);
     size_t flush_bytes = h.value("flush_bytes", size_t{0});
     std::mt19937_64 rng(h.value("seed", uint64_t{1}));
-    std::vector<char> flush(flush_bytes);
+    // Kept across requests: a fresh buffer would page-fault on its first write every time.
+    if (flush_.size() != flush_bytes) flush_.assign(flush_bytes, 0);
+    std::vector<char>& flush = flush_;
+    const uint64_t offset = h.value("offset", uint64_t{0});  // calls made before this request
     std::vector<void*> ptrs = Pointers();
     const size_t n_in = args_.size() - n_out_;
     // Without stashed sets (n_in == 0 or none stashed) the current inputs are reused.
@@ -226,7 +229,7 @@ class Runner {
     nlohmann::json calls = nlohmann::json::array();
     for (int i = 0; i < trials; ++i) {
       size_t k = stash_.empty() ? 0 : rng() % stash_.size();
-      bool fresh = !stash_.empty() && (i & 1);  // seen and fresh alternate
+      bool fresh = !stash_.empty() && ((offset + static_cast<uint64_t>(i)) & 1);  // seen and fresh alternate
       load_set(k, fresh);
       if (!flush.empty()) {
         std::memset(flush.data(), i & 0xff, flush.size());
@@ -278,6 +281,7 @@ class Runner {
   std::vector<Tensor> pristine_;  // inputs as received, for the modification check
   static constexpr size_t kMaxStash = 4;
   std::deque<std::vector<Tensor>> stash_;  // verified input sets for the timing loop
+  std::vector<char> flush_;                 // cache-flush buffer of the time requests
   int task_dir_fd_ = -1;
 };
 

@@ -134,10 +134,10 @@ Result<RunReply> KernelSession::Run(std::vector<Tensor> inputs, std::chrono::mil
 }
 
 Result<TimingReply> KernelSession::Time(int warmup, int trials, size_t flush_bytes, uint64_t seed,
-                                        std::chrono::milliseconds timeout) {
+                                        std::chrono::milliseconds timeout, uint64_t offset) {
   Frame req;
   req.header = {{"cmd", "time"}, {"warmup", warmup}, {"trials", trials}, {"flush_bytes", flush_bytes},
-                {"seed", seed}};
+                {"seed", seed}, {"offset", offset}};
   EVK_ASSIGN_OR_RETURN(Frame f, Exchange(std::move(req), timeout, "being timed"));
   TimingReply r;
   r.times_ns = f.header.value("times_ns", std::vector<double>{});

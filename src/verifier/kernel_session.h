@@ -81,8 +81,10 @@ class KernelSession {
   const std::string& failure_category() const { return failure_category_; }
 
   // Repeated timed calls rotating over the stashed sets (or the last inputs if none).
+  // `offset`: timed calls made before this request, so seen and fresh calls keep alternating
+  // across requests.
   Result<TimingReply> Time(int warmup, int trials, size_t flush_bytes, uint64_t seed,
-                           std::chrono::milliseconds timeout);
+                           std::chrono::milliseconds timeout, uint64_t offset = 0);
 
  private:
   KernelSession() = default;

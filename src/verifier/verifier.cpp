@@ -350,7 +350,12 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
   auto count = [&](double est) {
     if (opt_.timing_trials > 0) return opt_.timing_trials;
     double n = opt_.timing_budget_s * 1e9 / std::max(est + overhead, 1.0);
-    return static_cast<int>(std::clamp(n, double(opt_.min_timing_trials), double(opt_.max_timing_trials)));
+    // At least min_timing_trials calls, and for kernels of a few ms or more at least
+    // kMinTimingSpan seconds of them (up to 16 calls): a median taken over a longer span is
+    // less exposed to a passing disturbance of the machine.
+    double lo = std::clamp(kMinTimingSpanS * 1e9 / std::max(est, 1.0), double(opt_.min_timing_trials),
+                           std::max(16.0, double(opt_.min_timing_trials)));
+    return static_cast<int>(std::clamp(n, lo, std::max(lo, double(opt_.max_timing_trials))));
   };
   // Warm-up by time: a slow kernel is warm after one call.
   const int warmup_k = std::clamp(static_cast<int>(std::ceil(50e6 / std::max(est_k, 1.0))), 1, std::max(opt_.warmup, 1));
@@ -366,7 +371,7 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
   auto noisy = [&](const std::vector<double>& v) { return median_se(Summarise(v)) > opt_.noise_threshold; };
   auto time_kernel = [&](int calls, int warm) -> Result<bool> {
     auto timeout = milliseconds(static_cast<int64_t>(est_k * (calls + warm) * 20 / 1e6)) + opt_.call_timeout;
-    EVK_ASSIGN_OR_RETURN(TimingReply reply, session.Time(warm, calls, flush, call_seed++, timeout));
+    EVK_ASSIGN_OR_RETURN(TimingReply reply, session.Time(warm, calls, flush, call_seed++, timeout, tk.size()));
     for (size_t c = 0; c < reply.calls.size() && c < reply.times_ns.size(); ++c) {
       const TimedCall& call = reply.calls[c];
       (call.fresh ? fresh : seen).push_back(reply.times_ns[c]);
@@ -399,20 +404,27 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
     return Status::Ok();
   };
   // First pass: kernel and baseline alternate in rounds, so drift hits both alike.
-  const int ck = (n_k + rounds - 1) / rounds, cb = (n_b + rounds - 1) / rounds;
+  // Round i gets its share of the calls, so each side makes exactly n calls in total.
+  auto share = [&](int n, int i) { return n * (i + 1) / rounds - n * i / rounds; };
   for (int i = 0; i < rounds; ++i) {
-    EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(ck, i == 0 ? warmup_k : 1));
+    EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(share(n_k, i), i == 0 ? warmup_k : 1));
     if (!ok) return false;
-    EVK_RETURN_IF_ERROR(time_baseline(cb));
+    EVK_RETURN_IF_ERROR(time_baseline(share(n_b, i)));
   }
-  // Re-measuring: only the side whose median is still uncertain gets more calls.
+  // Re-measuring: only the side whose median is still uncertain gets more calls, and only
+  // while a pass fits in the time cap (a slow kernel that stays noisy is flagged instead of
+  // costing many seconds more).
+  const double cap_ns = kRemeasureBudgetFactor * opt_.timing_budget_s * 1e9;
+  auto fits = [&](const std::vector<double>& v, int n) { return n * (Summarise(v).median + overhead) <= cap_ns; };
   int passes = 1;
-  for (; passes <= opt_.max_remeasure && (noisy(tk) || noisy(tb)); ++passes) {
-    if (noisy(tk)) {
+  for (; passes <= opt_.max_remeasure; ++passes) {
+    bool more_k = noisy(tk) && fits(tk, n_k), more_b = noisy(tb) && fits(tb, n_b);
+    if (!more_k && !more_b) break;
+    if (more_k) {
       EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(n_k, 1));
       if (!ok) return false;
     }
-    if (noisy(tb)) EVK_RETURN_IF_ERROR(time_baseline(n_b));
+    if (more_b) EVK_RETURN_IF_ERROR(time_baseline(n_b));
   }
   r.timing_passes = passes;
   r.kernel_ns = Summarise(tk);

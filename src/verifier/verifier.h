@@ -55,7 +55,8 @@ struct VerifyOptions {
   // Above this on either side, that side is measured again; if it stays above, the result is
   // flagged noisy.
   double noise_threshold = 0.01;
-  int max_remeasure = 2;  // extra passes of the noisy side
+  int max_remeasure = 2;  // extra passes of the noisy side, each at most
+                          // kRemeasureBudgetFactor * timing_budget_s long
   double review_speedup = 10.0;   // speedups above this are flagged for review
   bool roofline = true;           // compare the latency with the machine's roofline bound
   std::optional<size_t> flush_bytes;  // cache flush before each timed call; unset: L3 size
@@ -139,6 +140,12 @@ class Verifier {
   const TaskSpec& spec_;
   VerifyOptions opt_;
 };
+
+// Calls per side cover at least this many seconds (between min_timing_trials and 16 calls).
+constexpr double kMinTimingSpanS = 0.4;
+
+// A re-measuring pass is skipped when it would take longer than this many timing budgets.
+constexpr double kRemeasureBudgetFactor = 5.0;
 
 // Process exit codes of `evokernel eval`.
 constexpr int kExitFeasible = 0;    // the kernel passed
