@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "common/strings.h"
+
 namespace evokernel {
 namespace {
 
@@ -10,12 +12,6 @@ struct Block {
   bool closed = false;
 };
 
-std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
 
 // Splits the reply into lines and collects fenced blocks. A fence is a line whose trimmed text
 // starts with ``` or ~~~; the block closes at the next line that is exactly the same fence
@@ -28,7 +24,7 @@ std::vector<Block> FencedBlocks(std::string_view reply) {
     size_t nl = reply.find('\n', pos);
     std::string_view line = reply.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? reply.size() + 1 : nl + 1;
-    std::string_view t = Trim(line);
+    std::string_view t = TrimView(line);
     if (fence.empty()) {
       if (t.size() >= 3 && (t.substr(0, 3) == "```" || t.substr(0, 3) == "~~~")) {
         char c = t[0];
@@ -67,7 +63,7 @@ std::string EntryHint(std::string_view entry) {
 
 Extraction ExtractKernel(std::string_view reply, std::string_view entry, std::string_view finish_reason) {
   Extraction x;
-  if (Trim(reply).empty() || reply.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+  if (TrimView(reply).empty() || reply.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     x.failure = "empty_response";
     x.feedback = "the reply was empty; " + EntryHint(entry);
     return x;
@@ -108,7 +104,7 @@ Extraction ExtractKernel(std::string_view reply, std::string_view entry, std::st
   while (pos < reply.size()) {
     size_t nl = reply.find('\n', pos);
     std::string_view line = reply.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    if (LooksLikeCodeStart(Trim(line))) {
+    if (LooksLikeCodeStart(TrimView(line))) {
       x.ok = true;
       x.unfenced = true;
       x.code = std::string(reply.substr(pos));

@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "common/strings.h"
 #include "memory/json_fields.h"
 
 namespace evokernel::memory {
@@ -54,12 +55,6 @@ Result<ListOrder> ParseListOrder(std::string_view name) {
 
 namespace {
 
-std::string Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 // Calls and modules that describe bookkeeping, tensor creation or Python rather than the
 // computation. They occur in almost every task, so keeping them would make all tasks look alike.

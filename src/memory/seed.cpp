@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
 #include "common/fs.h"
 
 namespace evokernel::memory {
@@ -13,12 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 std::vector<std::string> SplitList(std::string_view v) {
   std::vector<std::string> out;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/strings.h"
 #include "common/fs.h"
 
 namespace evokernel {
@@ -49,12 +50,6 @@ std::string Join(const std::vector<std::string>& v) {
   return out;
 }
 
-std::string Trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
 
 Result<double> ParseDouble(std::string_view text, std::string_view origin, std::string_view key) {
   std::string t = Trim(text);
