@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "common/fs.h"
+#include "common/version.h"
 #include "memory/memory.h"
 #include "memory/policy.h"
 #include "memory/values.h"
@@ -305,7 +306,7 @@ int RunBenchMemory(const BenchMemoryArgs& a) {
     if (!a.json) std::cout << s << std::flush;
   };
   log(fmt::format("# evokernel bench memory: commit {}, {} build, {}, 1 thread; {} queries per size\n",
-                  EVOKERNEL_GIT_COMMIT, EVOKERNEL_BUILD_TYPE, out.value("cpu", std::string("unknown")), a.queries));
+                  GitCommit(), EVOKERNEL_BUILD_TYPE, out.value("cpu", std::string("unknown")), a.queries));
   nlohmann::json results = nlohmann::json::array();
   for (int64_t size : sizes) {
     auto r = BenchOneSize(*tmp, size, a, log);

@@ -22,6 +22,7 @@
 
 #include "backend/backend.h"
 #include "common/fs.h"
+#include "common/version.h"
 #include "task/oracle.h"
 #include "verifier/stats.h"
 #include "verifier/verifier.h"
@@ -67,7 +68,7 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
   auto log = [&](const std::string& s) {
     if (!a.json) std::cout << s << std::flush;
   };
-  log(fmt::format("# evokernel bench verifier: commit {}, {} build, {}, {} thread(s)\n", EVOKERNEL_GIT_COMMIT,
+  log(fmt::format("# evokernel bench verifier: commit {}, {} build, {}, {} thread(s)\n", GitCommit(),
                   EVOKERNEL_BUILD_TYPE, out["cpu"].get<std::string>(), a.threads));
 
   // 1. Throughput.

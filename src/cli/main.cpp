@@ -30,6 +30,7 @@
 #include "cli/memory_cmd.h"
 #include "cli/report_cmd.h"
 #include "common/fs.h"
+#include "common/version.h"
 #include "task/oracle.h"
 #include "task/task.h"
 #include "verifier/degenerate.h"
@@ -319,7 +320,7 @@ int main(int argc, char** argv) {
   using namespace evokernel;
   CLI::App app{"evokernel: LLM-written compute kernels, verified against PyTorch and learned from experience"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string(EVOKERNEL_VERSION) + " (" + EVOKERNEL_GIT_COMMIT + ")");
+  app.set_version_flag("--version", std::string(EVOKERNEL_VERSION) + " (" + GitCommit() + ")");
 
   // eval
   EvalArgs ea;

@@ -11,13 +11,11 @@
 #include <fmt/format.h>
 
 #include "common/fs.h"
+#include "common/version.h"
 #include "verifier/kernel_session.h"
 
 #ifndef EVOKERNEL_VERSION
 #define EVOKERNEL_VERSION "0.0.0"
-#endif
-#ifndef EVOKERNEL_GIT_COMMIT
-#define EVOKERNEL_GIT_COMMIT "unknown"
 #endif
 #ifndef EVOKERNEL_BUILD_TYPE
 #define EVOKERNEL_BUILD_TYPE "unknown"
@@ -95,7 +93,7 @@ nlohmann::json EnvironmentStamp() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return {{"evokernel_version", EVOKERNEL_VERSION},
-          {"commit", EVOKERNEL_GIT_COMMIT},
+          {"commit", GitCommit()},
           {"build_type", EVOKERNEL_BUILD_TYPE},
           {"cpu", CpuModelName()},
           {"logical_cores", sysconf(_SC_NPROCESSORS_ONLN)},
