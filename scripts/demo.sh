@@ -11,3 +11,7 @@ task=${1:-level1/01_square_matmul}
 kernel=${2:-tests/kernels/level1__01_square_matmul/fast.cpp}
 echo "== evokernel eval --task $task --kernel $kernel"
 build/release/src/evokernel eval --task "$task" --kernel "$kernel"
+echo
+echo "== next: the agent needs an LLM endpoint (none is configured by this script):"
+echo "   EVOKERNEL_BASE_URL=http://localhost:8000/v1 EVOKERNEL_MODEL=<model> build/release/src/evokernel llm ping"
+echo "   ... build/release/src/evokernel evolve --suite level1 --budget 30 -j 2   (docs/agent.md)"
