@@ -382,12 +382,15 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
           if (idx < 0 || idx >= want.numel()) continue;
           double e = want.GetAsDouble(idx);
           if (!ElementMatches(want.dtype(), e, got, atol, rtol)) {
-            r.failure = "cached_result";
+            // Either a cache keyed by pointer or shape, or results that vary from call to call
+            // (a data race that did not show during correctness): the same inputs gave
+            // another answer.
+            r.failure = "inconsistent_result";
             r.feedback = "while being timed, the kernel returned " + std::to_string(got) + " at " +
                          spec_.args[spec_.num_inputs() + o].name + IndexString(want.shape(), idx) +
                          " for inputs on which it had returned " + std::to_string(e) +
-                         ": results must be computed on every call, not reused across calls by pointer, shape or "
-                         "content";
+                         ": results must be computed on every call (not reused across calls by pointer, shape or "
+                         "content) and must not depend on thread timing (no data races)";
             return false;
           }
         }
