@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <atomic>
 #include <thread>
 
 #include "provider/config.h"
@@ -271,6 +272,41 @@ TEST_F(ProviderTest, RequestTimeoutIsRetried) {
   EXPECT_EQ(r->attempts, 2);
   EXPECT_GE(Since(start), 0.5);
   EXPECT_LT(Since(start), 2.9);  // did not wait for the slow answer
+}
+
+TEST_F(ProviderTest, CancellationStopsALongGenerationAndABackoff) {
+  ScriptStep slow = ScriptStep::Text("too late");
+  slow.delay_ms = 8000;
+  server_->SetDefault(slow);
+  std::atomic<bool> cancel{false};
+  ChatRequest req = Hello();
+  req.cancel = &cancel;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancel = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = Make(Config())->Complete(req);
+  stopper.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cancelled"), std::string::npos) << r.status().message();
+  EXPECT_LT(Since(start), 3.0) << "did not wait for the 8 s generation";
+  EXPECT_EQ(server_->RequestCount(), 1u) << "a cancelled call is not retried";
+
+  // During a backoff: a 500 with Retry-After 30 would wait 30 s; cancelling ends the wait.
+  server_->Push(ScriptStep::Error(503, "busy", "30"));
+  cancel = false;
+  ProviderConfig c = Config();
+  c.backoff_max_s = 60;
+  std::thread stopper2([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    cancel = true;
+  });
+  start = std::chrono::steady_clock::now();
+  auto r2 = Make(c)->Complete(req);
+  stopper2.join();
+  ASSERT_FALSE(r2.ok());
+  EXPECT_LT(Since(start), 3.0) << "the 30 s backoff was not interrupted";
 }
 
 TEST_F(ProviderTest, TimeoutMessageNamesThePhaseAndLimit) {

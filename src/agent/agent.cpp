@@ -257,9 +257,16 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     req.task_id = ref.id;
     req.phase = std::string(mem::StageName(stage));
     req.sample_index = it;  // every iteration is its own sample (and its own cache entry)
+    req.cancel = sh.cancel;  // Ctrl-C interrupts a long generation
     auto reply = sh.provider.Complete(req);
-    if (!reply.ok())
+    if (!reply.ok()) {
+      if (sh.cancel && sh.cancel->load()) {
+        // Nothing of this iteration was recorded: a resumed run redoes it.
+        sh.Stop("cancelled", false);
+        return Status::Ok();
+      }
       return reply.status().WithContext("task " + ref.id + ", iteration " + std::to_string(it));
+    }
 
     // Verify.
     Extraction x = ExtractKernel(reply->text, "evokernel_forward", reply->finish_reason);

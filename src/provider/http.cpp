@@ -143,6 +143,16 @@ Result<HttpReply> HttpPost(const HttpRequest& req, FailureDetail* detail) {
   curl_easy_setopt(curl, CURLOPT_USERAGENT, kUserAgent.c_str());
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (req.cancel) {
+    // libcurl calls this about every second while idle and more often while data flows;
+    // returning non-zero aborts the transfer.
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(req.cancel));
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION,
+                     +[](void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+                       return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0;
+                     });
+  }
 
   CURLcode rc = curl_easy_perform(curl);
   long status = 0;
@@ -152,6 +162,10 @@ Result<HttpReply> HttpPost(const HttpRequest& req, FailureDetail* detail) {
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
 
+  if (rc == CURLE_ABORTED_BY_CALLBACK && req.cancel && req.cancel->load()) {
+    detail->retryable = false;
+    return Status(StatusCode::kProviderError, fmt::format("{}: cancelled", req.url));
+  }
   if (rc != CURLE_OK) {
     detail->retryable = RetryableTransport(rc);
     detail->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
@@ -269,6 +283,7 @@ Result<ChatResponse> HttpProvider::CompleteWithDetail(const ChatRequest& request
   http.body = BuildBody(request).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   http.connect_timeout_s = config_.connect_timeout_s;
   http.request_timeout_s = config_.request_timeout_s;
+  http.cancel = request.cancel;
   // "Expect:" stops curl waiting for a 100 Continue that some servers never send.
   http.headers = {"Content-Type: application/json", "Accept: application/json", "Expect:"};
   for (auto& h : AuthHeaders(key)) http.headers.push_back(std::move(h));

@@ -2,6 +2,8 @@
 // share (error classification, error-body parsing, redaction, pricing). Not a public API.
 #pragma once
 
+#include <atomic>
+
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -34,6 +36,7 @@ struct HttpRequest {
   std::string body;
   double connect_timeout_s = 10;
   double request_timeout_s = 600;
+  const std::atomic<bool>* cancel = nullptr;  // aborts the transfer when it becomes true
 };
 
 struct HttpReply {

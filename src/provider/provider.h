@@ -20,6 +20,7 @@
 // cache file or the ledger (see docs/providers.md, "Secrets").
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -50,6 +51,10 @@ struct ChatRequest {
   int sample_index = 0;
   std::string task_id;  // for accounting only; never sent
   std::string phase;    // "draft" | "refine", for accounting only; never sent
+  // When set and it becomes true, the call stops as soon as possible (within about 100 ms,
+  // also during a retry's backoff) with a kProviderError saying it was cancelled, and is not
+  // retried. Not part of the cache key. Must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct Usage {

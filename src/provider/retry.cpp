@@ -44,10 +44,12 @@ class RetryingProvider final : public ProviderWrapper {
       }
       // A malformed 2xx is retried once: a second one means the endpoint speaks another API.
       bool malformed_again = d.malformed && malformed_retries >= 1;
-      if (!d.retryable || attempt >= o_.max_retries || malformed_again) {
+      const bool cancelled = request.cancel && request.cancel->load();
+      if (cancelled || !d.retryable || attempt >= o_.max_retries || malformed_again) {
         *detail = d;
         detail->attempts = attempts;
-        std::string why = !d.retryable ? "not retried: the error is permanent"
+        std::string why = cancelled      ? "cancelled"
+                          : !d.retryable ? "not retried: the error is permanent"
                           : malformed_again
                               ? "a malformed reply is retried only once"
                               : fmt::format("max_retries = {} exhausted", o_.max_retries);
@@ -60,7 +62,12 @@ class RetryingProvider final : public ProviderWrapper {
           std::min(o_.backoff_max_s, o_.backoff_base_s * std::ldexp(1.0, std::min(attempt, 60))));
       if (d.retry_after_s)
         delay = std::min(*d.retry_after_s, o_.backoff_max_s * RetryOptions::kRetryAfterCapFactor);
-      std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+      // Sleep in slices so a cancellation ends the backoff promptly.
+      auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                           std::chrono::duration<double>(delay));
+      while (std::chrono::steady_clock::now() < until && !(request.cancel && request.cancel->load()))
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            until - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
     }
   }
 
