@@ -64,6 +64,39 @@ nlohmann::json EvolveConfig::ToJson() const {
   return j;
 }
 
+Result<EvolveConfig> EvolveConfig::FromJson(const nlohmann::json& j) {
+  EvolveConfig cfg;
+  try {
+    EVK_ASSIGN_OR_RETURN(cfg.method, ParseMethod(j.at("method").get<std::string>()));
+    EVK_ASSIGN_OR_RETURN(cfg.retrieval, mem::ParseRetrievalPolicy(j.at("retrieval").get<std::string>()));
+    cfg.budget = j.at("budget").get<int>();
+    cfg.jobs = j.value("jobs", cfg.jobs);
+    cfg.seed = j.at("seed").get<uint64_t>();
+    cfg.backend = j.at("backend").get<std::string>();
+    cfg.bank = j.at("bank").get<std::string>();
+    cfg.verify.threads = j.at("threads").get<int>();
+    const auto& m = j.at("memory");
+    cfg.memory.alpha = m.at("alpha").get<double>();
+    cfg.memory.epsilon = m.at("epsilon").get<double>();
+    cfg.memory.n = m.at("n").get<int>();
+    cfg.memory.lambda = m.at("lambda").get<int>();
+    cfg.memory.initial_q = m.at("initial_q").get<double>();
+    cfg.memory.popart_beta = m.at("popart_beta").get<double>();
+    cfg.memory.knowledge_slots = m.at("knowledge_slots").get<int>();
+    const auto& v = j.at("verify");
+    cfg.verify.correctness_trials = v.at("correctness_trials").get<int>();
+    cfg.verify.hidden_trials = v.at("hidden_trials").get<int>();
+    cfg.verify.timing = v.at("timing").get<bool>();
+    cfg.verify.timing_budget_s = v.at("timing_budget_s").get<double>();
+    if (j.contains("max_tokens")) cfg.max_tokens = j["max_tokens"].get<int64_t>();
+    if (j.contains("max_cost_usd")) cfg.max_cost_usd = j["max_cost_usd"].get<double>();
+    if (j.contains("max_wall_s")) cfg.max_wall_s = j["max_wall_s"].get<double>();
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("malformed run config: ") + e.what());
+  }
+  return cfg;
+}
+
 nlohmann::json EvolveSummary::ToJson() const {
   return {{"tasks", tasks},
           {"feasible_tasks", feasible_tasks},

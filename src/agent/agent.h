@@ -66,8 +66,9 @@ struct EvolveConfig {
   std::filesystem::path prompts_dir;  // empty: <data dir>/prompts/<backend>
   VerifyOptions verify;               // threads, timing, tolerances for every evaluation
 
-  // Recorded in the run's config.json (no secrets).
+  // Recorded in the run's config.json (no secrets); FromJson reads it back for --resume.
   nlohmann::json ToJson() const;
+  static Result<EvolveConfig> FromJson(const nlohmann::json& j);
 };
 
 // One line of live progress.

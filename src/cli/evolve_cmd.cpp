@@ -121,9 +121,10 @@ class EvolveCommandImpl : public EvolveCommand {
     }
     // Budgets and parallelism may change on resume; what the run learns from may not.
     cfg.jobs = jobs_;
-    if (max_tokens_ > 0) cfg.max_tokens = max_tokens_;
-    if (max_cost_ > 0) cfg.max_cost_usd = max_cost_;
-    if (max_wall_ > 0) cfg.max_wall_s = max_wall_;
+    // Budgets come from this session's flags, never from the record.
+    cfg.max_tokens = max_tokens_ > 0 ? std::optional<int64_t>(max_tokens_) : std::nullopt;
+    cfg.max_cost_usd = max_cost_ > 0 ? std::optional<double>(max_cost_) : std::nullopt;
+    cfg.max_wall_s = max_wall_ > 0 ? std::optional<double>(max_wall_) : std::nullopt;
 
     if (cfg.method == Method::kEvoKernel) {
       // A new bank starts with the backend's seed knowledge (idempotent for an existing one).
@@ -216,27 +217,8 @@ class EvolveCommandImpl : public EvolveCommand {
 
   // A resumed run keeps everything that shapes what it learns from its config.json.
   Status ConfigFromRecord(const nlohmann::json& j, EvolveConfig& cfg, std::vector<TaskRef>& tasks) {
+    EVK_ASSIGN_OR_RETURN(cfg, EvolveConfig::FromJson(j));
     try {
-      EVK_ASSIGN_OR_RETURN(cfg.method, ParseMethod(j.at("method").get<std::string>()));
-      EVK_ASSIGN_OR_RETURN(cfg.retrieval, mem::ParseRetrievalPolicy(j.at("retrieval").get<std::string>()));
-      cfg.budget = j.at("budget").get<int>();
-      cfg.seed = j.at("seed").get<uint64_t>();
-      cfg.backend = j.at("backend").get<std::string>();
-      cfg.bank = j.at("bank").get<std::string>();
-      cfg.verify.threads = j.at("threads").get<int>();
-      const auto& m = j.at("memory");
-      cfg.memory.alpha = m.at("alpha").get<double>();
-      cfg.memory.epsilon = m.at("epsilon").get<double>();
-      cfg.memory.n = m.at("n").get<int>();
-      cfg.memory.lambda = m.at("lambda").get<int>();
-      cfg.memory.initial_q = m.at("initial_q").get<double>();
-      cfg.memory.popart_beta = m.at("popart_beta").get<double>();
-      cfg.memory.knowledge_slots = m.at("knowledge_slots").get<int>();
-      const auto& v = j.at("verify");
-      cfg.verify.correctness_trials = v.at("correctness_trials").get<int>();
-      cfg.verify.hidden_trials = v.at("hidden_trials").get<int>();
-      cfg.verify.timing = v.at("timing").get<bool>();
-      cfg.verify.timing_budget_s = v.at("timing_budget_s").get<double>();
       fs::path tasks_dir = j.value("tasks_dir", TasksDir().string());
       for (const auto& t : j.at("tasks")) {
         EVK_ASSIGN_OR_RETURN(TaskRef ref, ResolveTask(t.at("file").get<std::string>(), tasks_dir,

@@ -457,7 +457,8 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
     }
   }
   if (opt_.roofline) {
-    auto peaks = LoadOrMeasurePeaks(opt_.threads);
+    if (!peaks_) peaks_ = LoadOrMeasurePeaks(opt_.threads);  // once per verifier
+    const Result<MachinePeaks>& peaks = *peaks_;
     if (!peaks.ok()) {
       r.roofline_note = "roofline check not done: " + peaks.status().message();
     } else {

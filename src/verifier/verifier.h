@@ -135,6 +135,7 @@ class Verifier {
   Result<bool> Time(KernelSession& session, EvalResult& r, uint64_t seed, double kernel_est_ns,
                     const std::vector<Outputs>& stashed, double atol, double rtol);
 
+  std::optional<Result<MachinePeaks>> peaks_;  // the roofline's peaks, read on first use
   Backend& backend_;
   Oracle& oracle_;
   const TaskSpec& spec_;
