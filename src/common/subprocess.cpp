@@ -14,6 +14,10 @@
 #include <thread>
 
 namespace evokernel {
+
+namespace {
+constexpr int kPipeBytes = 1 << 20;  // Linux's default /proc/sys/fs/pipe-max-size
+}  // namespace
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -95,6 +99,11 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& o) {
     close_all();
     return IoError("pipe: " + ErrnoText(err));
   }
+  // Tensors of tens of MB cross these pipes: with the default 64 KiB, every 64 KiB costs a
+  // wake-up of the other side. A larger pipe (best effort: the system maximum may be lower)
+  // moves them several times faster.
+  for (int fd : {in_pipe[1], out_pipe[1]})
+    if (fd >= 0) (void)fcntl(fd, F_SETPIPE_SZ, kPipeBytes);
   int err_file = -1;
   if (!o.stderr_path.empty()) {
     err_file = open(o.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -1,5 +1,9 @@
 #include "common/tensor.h"
 
+#include <sys/mman.h>
+
+#include <mutex>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -78,13 +82,81 @@ std::string IndexString(const std::vector<int64_t>& shape, int64_t flat) {
   return ShapeString(idx);
 }
 
-void AlignedFree::operator()(std::byte* p) const { std::free(p); }
+namespace {
+
+constexpr size_t kLargeBytes = size_t{1} << 20;  // from here on, buffers are mappings
+constexpr size_t kBlockGrain = size_t{64} << 10;  // sizes are rounded to this
+
+// Freed large mappings, newest last, reused by exact (rounded) size.
+class BlockCache {
+ public:
+  std::byte* Take(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = blocks_.size(); i-- > 0;) {
+        if (blocks_[i].second != bytes) continue;
+        std::byte* p = blocks_[i].first;
+        blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
+        held_ -= bytes;
+        return p;
+      }
+    }
+    // No MADV_HUGEPAGE: where the kernel compacts memory on such faults, a first touch can
+    // stall for tens of ms; reuse is what removes the faults.
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : static_cast<std::byte*>(p);
+  }
+
+  void Give(std::byte* p, size_t bytes) {
+    std::vector<std::pair<std::byte*, size_t>> drop;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (bytes <= kTensorCacheBytes) {
+        blocks_.emplace_back(p, bytes);
+        held_ += bytes;
+        p = nullptr;
+      }
+      while (held_ > kTensorCacheBytes) {
+        drop.push_back(blocks_.front());
+        held_ -= blocks_.front().second;
+        blocks_.erase(blocks_.begin());
+      }
+    }
+    if (p) munmap(p, bytes);
+    for (auto [q, n] : drop) munmap(q, n);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::byte*, size_t>> blocks_;
+  size_t held_ = 0;
+};
+
+BlockCache& Blocks() {
+  static auto* cache = new BlockCache();  // never destroyed: tensors may outlive statics
+  return *cache;
+}
+
+}  // namespace
+
+void AlignedFree::operator()(std::byte* p) const {
+  if (bytes >= kLargeBytes) Blocks().Give(p, bytes);
+  else std::free(p);
+}
 
 Tensor::Tensor(std::string name, DType dtype, std::vector<int64_t> shape)
     : name_(std::move(name)), dtype_(dtype), shape_(std::move(shape)) {
   size_t alloc = (nbytes() + 63) / 64 * 64;
   if (alloc == 0) alloc = 64;
-  data_.reset(static_cast<std::byte*>(std::aligned_alloc(64, alloc)));
+  std::byte* p = nullptr;
+  if (alloc >= kLargeBytes) {
+    alloc = (alloc + kBlockGrain - 1) / kBlockGrain * kBlockGrain;
+    p = Blocks().Take(alloc);
+  } else {
+    p = static_cast<std::byte*>(std::aligned_alloc(64, alloc));
+  }
+  if (!p) throw std::bad_alloc();
+  data_ = std::unique_ptr<std::byte[], AlignedFree>(p, AlignedFree{alloc});
 }
 
 double Tensor::GetAsDouble(int64_t i) const {

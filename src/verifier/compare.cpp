@@ -24,13 +24,26 @@ bool AllMatchF32(const Tensor& expected, const Tensor& got, double atol, double 
   const float* g = got.as<float>();
   const int64_t n = expected.numel();
   double max_abs = 0, max_rel = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double ei = e[i], gi = g[i];
-    if (!std::isfinite(ei) || !std::isfinite(gi)) return false;  // poison is a NaN too
-    const double d = std::fabs(gi - ei), ae = std::fabs(ei);
-    if (d > atol + rtol * ae) return false;
-    max_abs = std::max(max_abs, d);
-    if (ae > atol) max_rel = std::max(max_rel, d / ae);
+  // Branch-free blocks the compiler can vectorise (tens of MB per output); a block with any
+  // mismatch or non-finite value ends the fast path. NaN (the poison included) fails `d <= tol`
+  // and an infinite expected value fails `ae < inf`, so neither passes here.
+  constexpr int64_t kBlock = 4096;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t end = std::min(n, b + kBlock);
+    int64_t bad = 0;
+    double block_abs = 0, block_rel = 0;
+    for (int64_t i = b; i < end; ++i) {
+      const double ei = e[i], gi = g[i];
+      const double d = std::fabs(gi - ei), ae = std::fabs(ei);
+      bad += !((d <= atol + rtol * ae) & (ae < INFINITY));
+      block_abs = d > block_abs ? d : block_abs;
+      // Relative error only where |expected| > atol: elsewhere divide by infinity (gives 0).
+      const double rel = d / (ae > atol ? ae : INFINITY);
+      block_rel = rel > block_rel ? rel : block_rel;
+    }
+    if (bad) return false;
+    max_abs = std::max(max_abs, block_abs);
+    max_rel = std::max(max_rel, block_rel);
   }
   r.max_abs_err = max_abs;
   r.max_rel_err = max_rel;
