@@ -351,8 +351,12 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
     // At least min_timing_trials calls, and for kernels of a few ms or more at least
     // kMinTimingSpan seconds of them (up to 16 calls): a median taken over a longer span is
     // less exposed to a passing disturbance of the machine.
-    double lo = std::clamp(kMinTimingSpanS * 1e9 / std::max(est, 1.0), double(opt_.min_timing_trials),
-                           std::max(16.0, double(opt_.min_timing_trials)));
+    // A slow kernel needs fewer: its calls are long compared with any disturbance, so the
+    // floor drops towards 5 calls once min_timing_trials of them would take over a second
+    // (the noise check below still asks for more when they disagree).
+    double floor_n = std::clamp(std::ceil(1e9 / std::max(est, 1.0)), std::min(5.0, double(opt_.min_timing_trials)),
+                                double(opt_.min_timing_trials));
+    double lo = std::clamp(kMinTimingSpanS * 1e9 / std::max(est, 1.0), floor_n, std::max(16.0, floor_n));
     return static_cast<int>(std::clamp(n, lo, std::max(lo, double(opt_.max_timing_trials))));
   };
   // Warm-up by time: a slow kernel is warm after one call.
@@ -366,7 +370,6 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
   auto median_se = [](const Summary& s) {
     return s.median > 0 && s.n > 0 ? 1.2533 * (s.iqr() / 1.349) / std::sqrt(double(s.n)) / s.median : 0.0;
   };
-  auto noisy = [&](const std::vector<double>& v) { return median_se(Summarise(v)) > opt_.noise_threshold; };
   auto time_kernel = [&](int calls, int warm) -> Result<bool> {
     auto timeout = milliseconds(static_cast<int64_t>(est_k * (calls + warm) * 20 / 1e6)) + opt_.call_timeout;
     EVK_ASSIGN_OR_RETURN(TimingReply reply, session.Time(warm, calls, flush, call_seed++, timeout, tk.size()));
@@ -399,33 +402,44 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
     tk.insert(tk.end(), reply.times_ns.begin(), reply.times_ns.end());
     return true;
   };
-  auto time_baseline = [&](int calls) -> Status {
-    EVK_ASSIGN_OR_RETURN(BaselineTimes bs, oracle_.TimeBaseline(seed, 1, calls, flush));
+  auto time_baseline = [&](int calls, int warm) -> Status {
+    EVK_ASSIGN_OR_RETURN(BaselineTimes bs, oracle_.TimeBaseline(seed, warm, calls, flush));
     tb.insert(tb.end(), bs.times_ns.begin(), bs.times_ns.end());
     return Status::Ok();
   };
   // First pass: kernel and baseline alternate in rounds, so drift hits both alike.
-  // Round i gets its share of the calls, so each side makes exactly n calls in total.
+  // Round i gets its share of the calls, so each side makes exactly n calls in total. Later
+  // rounds re-warm with one call (the other side ran in between), except for kernels slow
+  // enough that instruction caches and branch predictors do not matter.
   auto share = [&](int n, int i) { return n * (i + 1) / rounds - n * i / rounds; };
+  const int rewarm_k = est_k < kRewarmBelowNs ? 1 : 0, rewarm_b = est_b < kRewarmBelowNs ? 1 : 0;
   for (int i = 0; i < rounds; ++i) {
-    EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(share(n_k, i), i == 0 ? warmup_k : 1));
+    EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(share(n_k, i), i == 0 ? warmup_k : rewarm_k));
     if (!ok) return false;
-    EVK_RETURN_IF_ERROR(time_baseline(share(n_b, i)));
+    EVK_RETURN_IF_ERROR(time_baseline(share(n_b, i), rewarm_b));
   }
-  // Re-measuring: only the side whose median is still uncertain gets more calls, and only
-  // while a pass fits in the time cap (a slow kernel that stays noisy is flagged instead of
-  // costing many seconds more).
+  // Re-measuring: only the side whose median is still uncertain gets more calls: as many as
+  // its current spread says it needs (the standard error shrinks as 1/sqrt(calls)), with a
+  // margin, at least a quarter and at most one pass's worth; and only while that fits in the
+  // time cap (a slow kernel that stays noisy is flagged instead of costing many seconds more).
   const double cap_ns = kRemeasureBudgetFactor * opt_.timing_budget_s * 1e9;
-  auto fits = [&](const std::vector<double>& v, int n) { return n * (Summarise(v).median + overhead) <= cap_ns; };
+  auto more_calls = [&](const std::vector<double>& v, int n) {
+    Summary s = Summarise(v);
+    double se = median_se(s);
+    if (se <= opt_.noise_threshold) return 0;
+    double need = double(s.n) * ((se / opt_.noise_threshold) * (se / opt_.noise_threshold) - 1) * 1.3;
+    int calls = static_cast<int>(std::clamp(std::ceil(need), std::ceil(n / 4.0), double(n)));
+    return calls * (s.median + overhead) <= cap_ns ? calls : 0;
+  };
   int passes = 1;
   for (; passes <= opt_.max_remeasure; ++passes) {
-    bool more_k = noisy(tk) && fits(tk, n_k), more_b = noisy(tb) && fits(tb, n_b);
+    int more_k = more_calls(tk, n_k), more_b = more_calls(tb, n_b);
     if (!more_k && !more_b) break;
     if (more_k) {
-      EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(n_k, 1));
+      EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(more_k, rewarm_k));
       if (!ok) return false;
     }
-    if (more_b) EVK_RETURN_IF_ERROR(time_baseline(n_b));
+    if (more_b) EVK_RETURN_IF_ERROR(time_baseline(more_b, rewarm_b));
   }
   r.timing_passes = passes;
   r.kernel_ns = Summarise(tk);

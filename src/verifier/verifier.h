@@ -145,6 +145,10 @@ class Verifier {
 // Calls per side cover at least this many seconds (between min_timing_trials and 16 calls).
 constexpr double kMinTimingSpanS = 0.4;
 
+// Kernels (and baselines) faster than this get one warm-up call at the start of every timing
+// round and re-measuring pass; slower ones only at the start.
+constexpr double kRewarmBelowNs = 20e6;
+
 // A re-measuring pass is skipped when it would take longer than this many timing budgets.
 constexpr double kRemeasureBudgetFactor = 5.0;
 
