@@ -100,6 +100,43 @@ TEST(Compare, IntegerOutputsMustBeExact) {
   EXPECT_NE(r.Describe().find("must match exactly"), std::string::npos);
 }
 
+// Large float32 outputs take a blocked, vectorised path; its verdict and error maxima must be
+// those of the element-by-element definition, including for a mismatch in the last block.
+TEST(Compare, LargeOutputsAgreeWithTheElementwiseDefinition) {
+  const int64_t n = 3 * 4096 + 123;
+  Tensor e("out", DType::kFloat32, {n}), g("out", DType::kFloat32, {n});
+  double want_abs = 0, want_rel = 0;
+  const double atol = 1e-3, rtol = 1e-3;
+  for (int64_t i = 0; i < n; ++i) {
+    float x = static_cast<float>(std::sin(0.37 * double(i)) * (i % 7 == 0 ? 1e-4 : 10.0));
+    float y = x + static_cast<float>(((i * 7919) % 1000) * 1e-6 * (i % 2 ? 1 : -1));
+    e.as<float>()[i] = x;
+    g.as<float>()[i] = y;
+    double d = std::fabs(double(y) - double(x));
+    want_abs = std::max(want_abs, d);
+    if (std::fabs(double(x)) > atol) want_rel = std::max(want_rel, d / std::fabs(double(x)));
+  }
+  auto r = CompareOutput(e, g, atol, rtol);
+  EXPECT_TRUE(r.passed);
+  EXPECT_DOUBLE_EQ(r.max_abs_err, want_abs);
+  EXPECT_DOUBLE_EQ(r.max_rel_err, want_rel);
+
+  g.as<float>()[n - 1] = e.as<float>()[n - 1] + 1.0f;  // last element, partial last block
+  r = CompareOutput(e, g, atol, rtol);
+  EXPECT_FALSE(r.passed);
+  EXPECT_EQ(r.mismatches, 1);
+  EXPECT_EQ(r.first_index, n - 1);
+
+  g.as<float>()[n - 1] = e.as<float>()[n - 1];
+  e.as<float>()[5000] = INFINITY;  // an infinity only the reference has
+  g.as<float>()[5000] = 3.0e38f;
+  r = CompareOutput(e, g, atol, rtol);
+  EXPECT_FALSE(r.passed);
+  EXPECT_EQ(r.nonfinite_mismatches, 1);
+  g.as<float>()[5000] = INFINITY;  // the same infinity on both sides passes
+  EXPECT_TRUE(CompareOutput(e, g, atol, rtol).passed);
+}
+
 TEST(Poison, FillsEveryElementAndIsRecognised) {
   Tensor t("out", DType::kFloat32, {8});
   Poison(t);

@@ -2,12 +2,40 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 namespace evokernel {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Large buffers are mappings reused after they are freed (no page faults trial after trial),
+// bounded by kTensorCacheBytes; small ones come from malloc.
+TEST(Tensor, LargeBuffersAreReusedAndZeroLengthIsValid) {
+  const std::vector<int64_t> shape = {3, 1 << 20};  // 12 MiB of float32
+  const std::byte* first = nullptr;
+  {
+    Tensor a("a", DType::kFloat32, shape);
+    first = a.data();
+    std::memset(a.data(), 1, a.nbytes());
+  }
+  Tensor b("b", DType::kFloat32, shape);
+  EXPECT_EQ(b.data(), first);
+  std::memset(b.data(), 2, b.nbytes());  // writable over its whole length
+  Tensor c("c", DType::kFloat32, shape);  // b is alive: a different buffer
+  EXPECT_NE(c.data(), b.data());
+  Tensor clone = b.Clone();
+  EXPECT_EQ(std::memcmp(clone.data(), b.data(), b.nbytes()), 0);
+  Tensor empty("e", DType::kFloat32, {0});
+  EXPECT_NE(empty.data(), nullptr);
+  // More than the cache holds is freed and reallocated without error.
+  for (int i = 0; i < 3; ++i) {
+    std::vector<Tensor> many;
+    for (size_t k = 0; k < kTensorCacheBytes / (size_t{12} << 20) + 4; ++k) many.emplace_back("m", DType::kFloat32, shape);
+  }
+}
 
 TEST(Wire, RoundTripsHeaderAndTensors) {
   int fds[2];
