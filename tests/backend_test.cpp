@@ -87,6 +87,29 @@ TEST_F(CpuBackendTest, BuildsAndCaches) {
   EXPECT_NE(other.hash, first.hash);
 }
 
+// With g++ the kernel headers are precompiled once and force-included first; a kernel that
+// includes them itself still builds, and a forbidden call is still found through a macro.
+TEST_F(CpuBackendTest, PrecompiledHeaderIsUsedReportedAndKeepsTheChecks) {
+  nlohmann::json tc = backend_->Toolchain();
+  ASSERT_TRUE(tc.contains("precompiled_header"));
+  const std::string pch = tc["precompiled_header"].get<std::string>();
+  if (tc["compiler"].get<std::string>().find("g++") == std::string::npos || std::getenv("EVOKERNEL_NO_PCH"))
+    GTEST_SKIP() << "no precompiled header with this compiler or setting: " << pch;
+  ASSERT_TRUE(fs::exists(pch + ".gch")) << pch;
+  std::string src = "#include <immintrin.h>\n#include <cmath>\n"
+                    "extern \"C\" void evokernel_forward(const float* x, const float* w, const float* b, float* out) {"
+                    " for (int64_t i = 0; i < evokernel_task::out_numel; ++i) out[i] = std::sqrt(std::fabs(b[0])); }\n";
+  BuildResult r = Build(src);
+  ASSERT_TRUE(r.ok) << r.feedback << r.log;
+  EXPECT_NE(r.command.find("-include " + pch + " "), std::string::npos) << r.command;
+  std::string cheat = "#include <cstdlib>\n#define RUN(c) std::system(c)\n"
+                      "extern \"C\" void evokernel_forward(const float* x, const float* w, const float* b, float* out) {"
+                      " RUN(\"true\"); for (int64_t i = 0; i < evokernel_task::out_numel; ++i) out[i] = 0; }\n";
+  BuildResult c = Build(cheat);
+  EXPECT_TRUE(c.check_failed) << c.feedback;
+  EXPECT_NE(c.feedback.find("system"), std::string::npos) << c.feedback;
+}
+
 TEST_F(CpuBackendTest, CompileErrorFeedbackIsTrimmedAndPathFree) {
   std::string src = "extern \"C\" void evokernel_forward(const float* x, const float* w, const float* b, float* out) {\n"
                     "  int y = undeclared_thing + 1;\n"

@@ -207,6 +207,18 @@ TEST(EvalFixtures, HumanOutputSummarisesResult) {
   EXPECT_NE(r.out.find("INFEASIBLE at correctness (runtime_error)"), std::string::npos) << r.out;
 }
 
+// Without the precompiled header (EVOKERNEL_NO_PCH, or a compiler other than g++) kernels
+// build and pass the same way, and the result says why there was none.
+TEST(EvalFixtures, WorksWithoutThePrecompiledHeader) {
+  auto r = RunCli({"eval", "--task", "level1/17_softmax", "--kernel",
+                   (KernelsDir() / "level1__17_softmax" / "fast.cpp").string(), "--no-timing", "--json"},
+                  300, {{"EVOKERNEL_NO_PCH", "1"}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(r.json.value("feasible", false));
+  EXPECT_EQ(r.json["env"]["toolchain"].value("precompiled_header", ""), "disabled by EVOKERNEL_NO_PCH");
+  EXPECT_EQ(r.json["build"].value("command", "").find("evokernel_pch.h"), std::string::npos);
+}
+
 // ---- evokernel errors are exit code 2 with a clear message --------------------------------
 
 TEST(EvalErrors, BadTaskFileNamesFileAndLine) {

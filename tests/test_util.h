@@ -31,6 +31,10 @@ inline void UsePrivateCache() {
     return path;
   }();
   setenv("EVOKERNEL_CACHE_DIR", dir.c_str(), 1);
+  // The kernels' precompiled header depends only on compiler, CPU and flags: one for all tests
+  // instead of one per test process.
+  static const std::string pch = (std::filesystem::temp_directory_path() / "evokernel-test-pch").string();
+  setenv("EVOKERNEL_PCH_DIR", pch.c_str(), 0);
 }
 
 struct CliResult {
