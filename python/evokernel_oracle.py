@@ -356,7 +356,19 @@ class Oracle:
 
     @staticmethod
     def _finite(tensors):
-        return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
+        # min and max propagate NaN and show an infinity: one read of the tensor, no boolean
+        # tensor of its size (20-40 ms for a 28 MiB output; aminmax takes about 1.5 ms).
+        for t in tensors:
+            if not t.is_floating_point() or t.numel() == 0:
+                continue
+            try:
+                lo, hi = torch.aminmax(t)
+                if not (bool(torch.isfinite(lo)) and bool(torch.isfinite(hi))):
+                    return False
+            except RuntimeError:  # a dtype without aminmax on this build
+                if not bool(torch.isfinite(t).all()):
+                    return False
+        return True
 
     def trial(self, seed, distribution="default"):
         _, model, inputs = self._build(seed)
