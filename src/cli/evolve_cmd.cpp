@@ -67,8 +67,9 @@ class EvolveCommandImpl : public EvolveCommand {
     cmd_->add_option("--threads", threads_, "Threads for kernels and the PyTorch baseline")->default_val(1)
         ->envname("EVOKERNEL_THREADS")->check(CLI::Range(1, 4096));
     cmd_->add_option("--trials", trials_, "Correctness trials per evaluation")->default_val(5)->check(CLI::Range(1, 1000));
-    cmd_->add_option("--timing-budget", timing_budget_, "Wall-clock seconds of timing per side and pass")
-        ->default_val(0.2);
+    cmd_->add_option("--timing-budget", timing_budget_,
+                     "Wall-clock seconds of timing per side in the first pass (noisy sides get more calls)")
+        ->default_val(VerifyOptions{}.timing_budget_s);
     cmd_->add_option("--alpha", memcfg_.alpha, "Value step size")->default_val(memcfg_.alpha);
     cmd_->add_option("--epsilon", memcfg_.epsilon, "Exploration rate of value selection")->default_val(memcfg_.epsilon);
     cmd_->add_option("--context-size,-N", memcfg_.n, "Memory items shown per step (N)")->default_val(memcfg_.n);
@@ -243,7 +244,7 @@ class EvolveCommandImpl : public EvolveCommand {
   std::string tasks_dir_, backend_, method_, retrieval_, bank_, runs_dir_, resume_;
   int limit_ = 0, budget_ = 30, jobs_ = 1, threads_ = 1, trials_ = 5;
   int64_t max_tokens_ = 0;
-  double max_cost_ = 0, max_wall_ = 0, timing_budget_ = 0.2;
+  double max_cost_ = 0, max_wall_ = 0, timing_budget_ = VerifyOptions{}.timing_budget_s;
   uint64_t seed_ = 1;
   mem::MemoryConfig memcfg_;
   bool no_cache_ = false, json_ = false, quiet_ = false;

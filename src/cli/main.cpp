@@ -96,7 +96,7 @@ struct EvalArgs {
   double noise_threshold = 0.01;
   bool no_timing = false, no_cache = false, no_static_check = false, no_roofline = false;
   int64_t seed = -1;
-  double atol = -1, rtol = -1, timeout_s = 30, budget_s = 0.2;
+  double atol = -1, rtol = -1, timeout_s = 30, budget_s = VerifyOptions{}.timing_budget_s;
   int64_t flush_bytes = -1;
   double memory_limit_gib = 8;
 };
@@ -340,7 +340,7 @@ int main(int argc, char** argv) {
                    "(and flagged noisy if it stays)")
       ->default_val(0.01);
   eval->add_option("--timing-trials", ea.timing_trials, "Timed calls per side (0: sized by --timing-budget)")->default_val(0);
-  eval->add_option("--timing-budget", ea.budget_s, "Wall-clock seconds per side and pass (flush and input copy included) when --timing-trials is 0")->default_val(0.2);
+  eval->add_option("--timing-budget", ea.budget_s, "Wall-clock seconds per side in the first timing pass (flush and input copy included) when --timing-trials is 0; noisy sides get more calls")->default_val(VerifyOptions{}.timing_budget_s);
   eval->add_option("--warmup", ea.warmup, "Untimed warm-up calls")->default_val(3);
   eval->add_flag("--no-timing", ea.no_timing, "Stop after correctness");
   eval->add_option("--seed", ea.seed, "Base seed of the correctness trials (default: fresh random, recorded)");

@@ -47,7 +47,7 @@ struct VerifyOptions {
   int timing_trials = 0;  // fixed trials per side and pass; 0: from timing_budget
   // Wall-clock seconds per side and pass when timing_trials == 0, including what each call
   // costs outside the measured interval (cache flush, input copy).
-  double timing_budget_s = 0.2;
+  double timing_budget_s = 0.12;
   int min_timing_trials = 10;
   int max_timing_trials = 50;
   int timing_rounds = 4;  // kernel and baseline alternate this many times in the first pass
