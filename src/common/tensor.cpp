@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -84,7 +85,13 @@ std::string IndexString(const std::vector<int64_t>& shape, int64_t flat) {
 
 namespace {
 
-constexpr size_t kLargeBytes = size_t{1} << 20;  // from here on, buffers are mappings
+// From here on, buffers are mappings. Under AddressSanitizer every buffer comes from the
+// instrumented allocator instead, so overruns of tensor data are still reported.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kLargeBytes = SIZE_MAX;
+#else
+constexpr size_t kLargeBytes = size_t{1} << 20;
+#endif
 constexpr size_t kBlockGrain = size_t{64} << 10;  // sizes are rounded to this
 
 // Freed large mappings, newest last, reused by exact (rounded) size.
