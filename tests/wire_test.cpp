@@ -24,6 +24,8 @@ TEST(Tensor, LargeBuffersAreReusedAndZeroLengthIsValid) {
   Tensor b("b", DType::kFloat32, shape);
 #if !defined(__SANITIZE_ADDRESS__)  // ASan builds use the instrumented allocator throughout
   EXPECT_EQ(b.data(), first);
+#else
+  (void)first;
 #endif
   std::memset(b.data(), 2, b.nbytes());  // writable over its whole length
   Tensor c("c", DType::kFloat32, shape);  // b is alive: a different buffer
