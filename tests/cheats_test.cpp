@@ -76,7 +76,11 @@ TEST_P(Cheat, IsCaughtAtTheRightStage) {
   std::vector<std::string> args = {"eval", "--task", e.task, "--kernel", file.string(), "--json",
                                    "--timing-trials", "24", "--flush-bytes", "0", "--timeout", "60"};
   args.insert(args.end(), e.args.begin(), e.args.end());
+  // A cheat whose effect is random (several outcomes allowed: a data race) shows only when its
+  // threads overlap, which a loaded test machine can prevent for a whole evaluation: it gets
+  // up to 3 evaluations, each of which must either pass it or catch it as expected.
   auto r = RunCli(args);
+  for (int attempt = 1; attempt < 3 && e.outcomes.size() > 1 && r.exit_code == 0; ++attempt) r = RunCli(args);
   ASSERT_EQ(r.exit_code, 1) << "a cheat must be infeasible: " << r.err << r.out.substr(0, 2000);
   std::string stage = r.json["failed_stage"].is_string() ? r.json["failed_stage"].get<std::string>() : "";
   std::string failure = r.json["failure"].is_string() ? r.json["failure"].get<std::string>() : "";

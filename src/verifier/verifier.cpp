@@ -317,8 +317,17 @@ Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, d
     if (!tr.passed) {
       return fail("wrong_answer", "outputs differ from the PyTorch reference:" + bad);
     }
-    if (k == 0) {
-      auto second = session.Run(std::move(again), opt_.call_timeout);
+    // With several threads a race shows only when they overlap, so the same inputs run more
+    // times (kMultiThreadReruns); a race that never shows cannot be caught by running.
+    const int reruns = k == 0 ? (opt_.threads > 1 ? kMultiThreadReruns : 1) : 0;
+    for (int rep_i = 0; rep_i < reruns; ++rep_i) {
+      std::vector<Tensor> inputs;
+      if (rep_i + 1 == reruns) {
+        inputs = std::move(again);
+      } else {
+        for (const auto& t : again) inputs.push_back(t.Clone());
+      }
+      auto second = session.Run(std::move(inputs), opt_.call_timeout);
       if (!second.ok()) {
         if (!IsKernelFault(second.status())) return second.status();
         return fail(Category(second.status(), &session), "second run on the same inputs: " + second.status().message());
@@ -331,7 +340,7 @@ Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, d
         if (!rep.passed)
           return fail("nondeterministic",
                       "two runs on the same inputs disagree (races, uninitialised memory or state kept between "
-                      "calls?); second run vs first: " + rep.Describe());
+                      "calls?); run " + std::to_string(rep_i + 2) + " vs the first: " + rep.Describe());
       }
     }
     if (stash) stashed.push_back(std::move(run->outputs));
@@ -365,8 +374,12 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
     double lo = std::clamp(kMinTimingSpanS * 1e9 / std::max(est, 1.0), floor_n, std::max(16.0, floor_n));
     return static_cast<int>(std::clamp(n, lo, std::max(lo, double(opt_.max_timing_trials))));
   };
-  // Warm-up by time: a slow kernel is warm after one call.
-  const int warmup_k = std::clamp(static_cast<int>(std::ceil(50e6 / std::max(est_k, 1.0))), 1, std::max(opt_.warmup, 1));
+  // Warm-up by time (as many calls as fit in 50 ms, at least 1). A kernel slower than
+  // kRewarmBelowNs gets none: it has just run in this process for the correctness trials, and
+  // a cold instruction cache is nothing next to a call that long.
+  const int warmup_k = est_k >= kRewarmBelowNs
+                           ? 0
+                           : std::clamp(static_cast<int>(std::ceil(50e6 / std::max(est_k, 1.0))), 1, std::max(opt_.warmup, 1));
   const int n_k = count(est_k), n_b = count(est_b);
   const int rounds = std::clamp(opt_.timing_rounds, 1, std::min(n_k, n_b));
   std::vector<double> tk, tb, seen, fresh;

@@ -142,6 +142,10 @@ class Verifier {
   VerifyOptions opt_;
 };
 
+// Runs of the first correctness trial's inputs after the first when --threads > 1 (1 with one
+// thread): each is compared with the first.
+constexpr int kMultiThreadReruns = 3;
+
 // Calls per side cover at least this many seconds (between min_timing_trials and 16 calls).
 constexpr double kMinTimingSpanS = 0.4;
 
