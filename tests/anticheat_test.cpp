@@ -28,6 +28,18 @@ TEST(Anticheat, FindsForbiddenCallsWithLines) {
   EXPECT_NE(r.Feedback().find("kernel.cpp:2: 'fopen' (file)"), std::string::npos) << r.Feedback();
 }
 
+// Directives the preprocessor keeps (#pragma) are source lines: they count for the line
+// numbers, and a quoted string in one is not taken for a file name that ends the kernel.
+TEST(Anticheat, PragmaLinesCountAndDoNotHideTheRest) {
+  auto r = ScanKernel("void f(float* o) {\n#pragma omp parallel for\n  for (int i = 0; i < 4; ++i) o[i] = 0;\n"
+                      "  system(\"ls\");\n}\n#pragma message(\"x\")\nvoid g() { fork(); }\n");
+  ASSERT_EQ(r.findings.size(), 2u) << r.Feedback();
+  EXPECT_EQ(r.findings[0].symbol, "system");
+  EXPECT_EQ(r.findings[0].line, 4);
+  EXPECT_EQ(r.findings[1].symbol, "fork");
+  EXPECT_EQ(r.findings[1].line, 7);
+}
+
 TEST(Anticheat, IgnoresSystemHeadersStringsAndOrdinaryNames) {
   std::string pp =
       "# 1 \"/usr/include/stdio.h\"\nextern FILE* fopen(const char*, const char*);\nint read(int);\n"

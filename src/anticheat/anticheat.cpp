@@ -223,6 +223,17 @@ void ScanIncludes(std::string_view source, CheckReport& report) {
   }
 }
 
+namespace {
+// "# <digits> " at the start of a preprocessed line.
+bool IsLineMarker(std::string_view s) {
+  size_t k = 1;
+  while (k < s.size() && s[k] == ' ') ++k;
+  size_t digits = k;
+  while (k < s.size() && s[k] >= '0' && s[k] <= '9') ++k;
+  return k > digits && k > 1 && s[1] == ' ';
+}
+}  // namespace
+
 void ScanPreprocessed(std::string_view pp, std::string_view kernel_file, std::string_view source,
                       CheckReport& report) {
   bool in_kernel = false;
@@ -232,8 +243,11 @@ void ScanPreprocessed(std::string_view pp, std::string_view kernel_file, std::st
   bool at_line_start = true;
   while (i < n) {
     char c = pp[i];
-    if (at_line_start && c == '#') {
-      // Line marker: # <line> "<file>" [flags]
+    if (at_line_start && c == '#' && IsLineMarker(pp.substr(i, 24))) {
+      // Line marker: # <line> "<file>" [flags]. Other directives the preprocessor keeps
+      // (#pragma, #ident) are source lines: counted and scanned like code, so neither shifts
+      // the line numbers nor (with a quoted string, `#pragma message("x")`) hides the rest
+      // of the kernel.
       size_t end = pp.find('\n', i);
       std::string_view marker = pp.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i);
       size_t q1 = marker.find('"');

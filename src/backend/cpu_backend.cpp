@@ -331,9 +331,11 @@ class CpuBackend final : public Backend {
     for (const auto& f : Flags()) flags += f + " ";
     const Pch& pch = Precompiled();
     BuildResult r;
+    // "check:vN" changes whenever the anti-cheat rules or scanner do: cached verdicts of an
+    // older scanner are not reused.
     r.hash = Sha256Hex("cpu\n" + version + "\n" + CpuIdentity() + "\n" + flags + "\n" +
                        (pch.header ? "pch:" + pch.id + "\n" : "") +
-                       (options.static_check ? "check:v1\n" : "nocheck\n") + header + "\n" + entry +
+                       (options.static_check ? "check:v2\n" : "nocheck\n") + header + "\n" + entry +
                        "\n" + std::string(source));
     fs::path root = options.cache_dir.empty() ? CacheDir() / "builds" : options.cache_dir;
     fs::path final_dir = root / r.hash;
