@@ -1,6 +1,7 @@
 // One kernel per known cheat and sandbox escape (tests/cheats/*.cpp), each caught at the right
 // stage with the right category. The first line of each file says what must happen:
 //   // expect: <stage>/<failure>[|[<stage>/]<failure>...] task=<task id> [args=<a>,<b>] [feedback=<word>]
+//                                                                  [timing=default]
 // Alternatives are separated by '|'; one without a stage has the stage before it. A cheat
 // whose effect is random (a data race) may be caught at one of several stages.
 #include <algorithm>
@@ -19,6 +20,7 @@ using testing::RunCli;
 
 struct Expectation {
   std::string file, task, feedback;
+  bool default_timing = false;  // timing=default: the verifier sizes the timing as it does for users
   std::vector<std::pair<std::string, std::string>> outcomes;  // (stage, failure) alternatives
   std::vector<std::string> args;
 };
@@ -47,6 +49,7 @@ Expectation Parse(const fs::path& f) {
   while (ss >> tok) {
     if (tok.rfind("task=", 0) == 0) e.task = tok.substr(5);
     if (tok.rfind("feedback=", 0) == 0) e.feedback = tok.substr(9);
+    if (tok == "timing=default") e.default_timing = true;
     if (tok.rfind("args=", 0) == 0) {
       std::string a = tok.substr(5);
       for (size_t p = 0; p != std::string::npos;) {
@@ -73,8 +76,9 @@ TEST_P(Cheat, IsCaughtAtTheRightStage) {
   fs::path file = testing::TestDir() / "cheats" / GetParam();
   Expectation e = Parse(file);
   ASSERT_FALSE(e.task.empty()) << "no task= in the expect line of " << file;
-  std::vector<std::string> args = {"eval", "--task", e.task, "--kernel", file.string(), "--json",
-                                   "--timing-trials", "24", "--flush-bytes", "0", "--timeout", "60"};
+  std::vector<std::string> args = {"eval", "--task", e.task, "--kernel", file.string(), "--json", "--timeout", "60"};
+  if (!e.default_timing)
+    for (const char* a : {"--timing-trials", "24", "--flush-bytes", "0"}) args.push_back(a);
   args.insert(args.end(), e.args.begin(), e.args.end());
   // A cheat whose effect is random (several outcomes allowed: a data race) shows only when its
   // threads overlap, which a loaded test machine can prevent for a whole evaluation: it gets
