@@ -37,12 +37,6 @@ constexpr const char* kKernelName = "kernel.cpp";
 constexpr const char* kEntryName = "evokernel_entry.h";
 constexpr int kAbiVersion = 1;
 
-const std::vector<std::string>& Flags() {
-  static const std::vector<std::string> flags = {"-std=c++17", "-O3", "-march=native",
-                                                 "-fopenmp", "-fPIC", "-shared",
-                                                 "-Wl,--no-undefined"};
-  return flags;
-}
 
 // Headers precompiled for kernels: the standard library parts and intrinsics kernels use.
 constexpr const char* kPchName = "evokernel_pch.h";
@@ -56,6 +50,24 @@ constexpr const char* kPchText =
 const std::vector<std::string>& PchFlags() {
   static const std::vector<std::string> flags = {"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC"};
   return flags;
+}
+
+// The kernel's compile and link flags: the above, linked into a shared object.
+const std::vector<std::string>& Flags() {
+  static const std::vector<std::string> flags = [] {
+    std::vector<std::string> f = PchFlags();
+    f.insert(f.end(), {"-shared", "-Wl,--no-undefined"});
+    return f;
+  }();
+  return flags;
+}
+
+// `cxx` with the precompiled header's flags, then `args`.
+std::vector<std::string> PchCommand(const std::string& cxx, std::vector<std::string> args) {
+  std::vector<std::string> argv = {cxx};
+  argv.insert(argv.end(), PchFlags().begin(), PchFlags().end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
 }
 
 std::string Compiler() {
@@ -118,15 +130,13 @@ Pch BuildPch(const std::string& cxx, const std::string& version, const std::stri
   const char* pch_root = std::getenv("EVOKERNEL_PCH_DIR");
   const fs::path final_dir = (pch_root && *pch_root ? fs::path(pch_root) : CacheDir() / "pch") / id;
   std::error_code ec;
-  auto usable = [&](const fs::path& dir) -> bool {
+  const std::string header = (final_dir / kPchName).string();
+  auto usable = [&]() -> bool {
     // -H lists the headers used; "! <path>.gch" means the precompiled one was taken.
     SpawnOptions so;
-    so.argv = {cxx};
-    for (const auto& f : flags) so.argv.push_back(f);
-    for (std::string a : std::vector<std::string>{"-H", "-fsyntax-only", "-include", (dir / kPchName).string(), "-x", "c++", "/dev/null"})
-      so.argv.push_back(a);
+    so.argv = PchCommand(cxx, {"-H", "-fsyntax-only", "-include", header, "-x", "c++", "/dev/null"});
     auto r = RunCommand(so, std::chrono::seconds(60));
-    return r.ok() && r->exit.ok() && r->err.find("! " + (dir / kPchName).string() + ".gch") != std::string::npos;
+    return r.ok() && r->exit.ok() && r->err.find("! " + header + ".gch") != std::string::npos;
   };
   if (!fs::exists(final_dir / (std::string(kPchName) + ".gch"), ec)) {
     fs::create_directories(final_dir.parent_path(), ec);
@@ -141,10 +151,7 @@ Pch BuildPch(const std::string& cxx, const std::string& version, const std::stri
       return p;
     }
     SpawnOptions so;
-    so.argv = {cxx};
-    for (const auto& f : flags) so.argv.push_back(f);
-    for (std::string a : std::vector<std::string>{"-x", "c++-header", kPchName, "-o", std::string(kPchName) + ".gch"})
-      so.argv.push_back(a);
+    so.argv = PchCommand(cxx, {"-x", "c++-header", kPchName, "-o", std::string(kPchName) + ".gch"});
     so.cwd = tmp->string();
     auto r = RunCommand(so, std::chrono::seconds(120));
     if (!r.ok() || !r->exit.ok()) {
@@ -153,11 +160,11 @@ Pch BuildPch(const std::string& cxx, const std::string& version, const std::stri
     }
     fs::rename(*tmp, final_dir, ec);  // if another process won the race, its copy is used
   }
-  if (!usable(final_dir)) {
+  if (!usable()) {
     p.note = "the compiler does not accept the precompiled header in " + final_dir.string();
     return p;
   }
-  p.header = final_dir / kPchName;
+  p.header = header;
   p.id = id;
   p.note = p.header->string();
   return p;
@@ -393,15 +400,9 @@ class CpuBackend final : public Backend {
       SpawnOptions pp;
       // With the precompiled header (loaded, not expanded: -fpch-preprocess) the pass skips
       // re-reading <immintrin.h>; the kernel's own text and macros are expanded either way.
-      pp.argv = {cxx};
-      for (const auto& f : PchFlags()) pp.argv.push_back(f);
-      pp.argv.push_back("-E");
-      if (pch.header) {
-        pp.argv.push_back("-fpch-preprocess");
-        pp.argv.push_back("-include");
-        pp.argv.push_back(pch.header->string());
-      }
-      for (const char* a : {"-I.", "-include", kHeaderName, kKernelName}) pp.argv.push_back(a);
+      pp.argv = PchCommand(cxx, {"-E"});
+      if (pch.header) pp.argv.insert(pp.argv.end(), {"-fpch-preprocess", "-include", pch.header->string()});
+      pp.argv.insert(pp.argv.end(), {"-I.", "-include", kHeaderName, kKernelName});
       pp.cwd = dir.string();
       pp.limits.cpu_seconds = 60;
       EVK_ASSIGN_OR_RETURN(auto pr, RunCommand(pp, std::chrono::seconds(60), "", size_t{256} << 20));

@@ -246,7 +246,7 @@ class Runner {
       bool fresh = !stash_.empty() && (call & 1);  // seen and fresh alternate
       // Another set every kSwitchEvery calls, always on a seen call, so a kernel that caches
       // by pointer or shape returns the previous set's outputs where the fingerprint is checked.
-      size_t k = held_set_ >= 0 && static_cast<size_t>(held_set_) < stash_.size() ? static_cast<size_t>(held_set_) : 0;
+      size_t k = held_set_ >= 0 ? static_cast<size_t>(held_set_) : 0;  // stash_ changes only in OnRun, which resets it
       if (stash_.size() > 1 && (held_set_ < 0 || call % kSwitchEvery == 0))
         k = (k + 1 + rng() % (stash_.size() - 1)) % stash_.size();
       load_set(k, fresh);
