@@ -1,5 +1,7 @@
 // The CPU backend: contract rendering (golden), builds, the build cache and compiler feedback.
 #include "backend/backend.h"
+#include "backend/build_pipeline.h"
+#include "backend/registry.h"
 
 #include <fstream>
 
@@ -39,7 +41,7 @@ class CpuBackendTest : public ::testing::Test {
     opts_.cache_dir = *d;
   }
   BuildResult Build(const std::string& src) {
-    auto r = backend_->Build(ConvSpec(), src, opts_);
+    auto r = evokernel::Build(*backend_, ConvSpec(), src, opts_);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : BuildResult{};
   }
@@ -170,6 +172,115 @@ TEST(TrimCompilerOutput, CapsLength) {
   std::string t = TrimCompilerOutput(raw, "", 40, 4000);
   EXPECT_LE(t.size(), 4100u);
   EXPECT_NE(t.find("(500 error line(s) in total)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace evokernel
+
+namespace evokernel {
+namespace {
+
+// A backend that only records what the pipeline asks of it: the pipeline, not the backend,
+// runs the anti-cheat stage, caches and publishes.
+class RecordingBackend final : public Backend {
+ public:
+  mutable std::vector<std::string> calls;
+  bool flag_source = false;
+  bool flag_artifact = false;
+  std::string_view name() const override { return "recording"; }
+  const SourceLanguage& language() const override {
+    static const SourceLanguage l{"Text", ".txt", {"text"}, "main", "kernel.txt"};
+    return l;
+  }
+  std::string_view device() const override { return "cpu"; }
+  std::string Contract(const TaskSpec& s) const override { return "contract of " + s.ref.id; }
+  Result<std::string> BuildKey() const override { return std::string("recording-v1"); }
+  Status Stage(const TaskSpec&, std::string_view source, const fs::path& dir) const override {
+    calls.push_back("stage");
+    return WriteFileAtomic(dir / "kernel.txt", source);
+  }
+  Status CheckSource(const TaskSpec&, std::string_view, const fs::path&, CheckReport& r) const override {
+    calls.push_back("check_source");
+    if (flag_source) r.findings.push_back({"process", "system", 3, "system(x)", "no"});
+    return Status::Ok();
+  }
+  Result<CompileOutput> Compile(const TaskSpec&, const fs::path& dir, const BuildOptions&) const override {
+    calls.push_back("compile");
+    CompileOutput c;
+    c.ok = WriteFileAtomic(dir / "artifact.bin", "built").ok();
+    c.artifact = "artifact.bin";
+    return c;
+  }
+  Status CheckArtifact(const fs::path&, const CompileOutput&, CheckReport& r) const override {
+    calls.push_back("check_artifact");
+    if (flag_artifact) r.findings.push_back({"library", "libblas.so.3", 0, "", "no"});
+    return Status::Ok();
+  }
+  nlohmann::json Toolchain() const override { return {{"compiler", "none"}}; }
+};
+
+TEST(BuildPipeline, RunsTheAntiCheatStageAroundEveryBackendsCompile) {
+  auto d = MakeTempDir("evk-pipeline-");
+  ASSERT_TRUE(d.ok());
+  ScopedDir cleanup(*d);
+  BuildOptions o;
+  o.cache_dir = *d;
+  TaskSpec spec;
+  spec.ref.id = "t/1";
+  RecordingBackend b;
+  auto ok = Build(b, spec, "clean", o);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->ok);
+  EXPECT_EQ(b.calls, (std::vector<std::string>{"stage", "check_source", "compile", "check_artifact"}));
+  EXPECT_EQ(ok->artifact.filename(), "artifact.bin");
+  // Cached: nothing of the backend runs again.
+  b.calls.clear();
+  auto again = Build(b, spec, "clean", o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->cached);
+  EXPECT_TRUE(b.calls.empty());
+  // A source finding stops the build before compiling, naming the backend's kernel file.
+  b.flag_source = true;
+  auto refused = Build(b, spec, "system(x)", o);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->ok);
+  EXPECT_TRUE(refused->check_failed);
+  EXPECT_EQ(b.calls, (std::vector<std::string>{"stage", "check_source"}));
+  EXPECT_NE(refused->feedback.find("kernel.txt:3: 'system'"), std::string::npos) << refused->feedback;
+  // An artifact finding refuses the build after compiling; no artifact is handed out.
+  b.flag_source = false;
+  b.flag_artifact = true;
+  b.calls.clear();
+  auto linked = Build(b, spec, "links blas", o);
+  ASSERT_TRUE(linked.ok());
+  EXPECT_FALSE(linked->ok);
+  EXPECT_TRUE(linked->check_failed);
+  EXPECT_TRUE(linked->artifact.empty());
+  // Only --no-static-check skips the stage, and the key differs, so verdicts never mix.
+  b.calls.clear();
+  o.static_check = false;
+  auto unchecked = Build(b, spec, "links blas", o);
+  ASSERT_TRUE(unchecked.ok());
+  EXPECT_TRUE(unchecked->ok);
+  EXPECT_EQ(b.calls, (std::vector<std::string>{"stage", "compile"}));
+  EXPECT_NE(unchecked->hash, linked->hash);
+}
+
+TEST(TrimCompilerOutput, QuotesOnlyTheKernelsOwnLines) {
+  // A kernel that includes a file to have its lines quoted back: the diagnostics are kept,
+  // the file's text is not.
+  std::string raw =
+      "In file included from /tmp/b/kernel.cpp:1:\n"
+      "/etc/secret.conf:1:1: error: 'api_key' does not name a type\n"
+      "    1 | api_key = sk-THE-SECRET\n"
+      "      | ^~~~~~~\n"
+      "/tmp/b/kernel.cpp:3:5: error: 'x' was not declared in this scope\n"
+      "    3 |     x = 1;\n"
+      "      |     ^\n";
+  std::string t = TrimCompilerOutput(raw, "/tmp/b", 40, 4000, "kernel.cpp");
+  EXPECT_EQ(t.find("sk-THE-SECRET"), std::string::npos) << t;
+  EXPECT_NE(t.find("    3 |     x = 1;"), std::string::npos) << t;
+  EXPECT_NE(t.find("kernel.cpp:3:5: error"), std::string::npos) << t;
 }
 
 }  // namespace

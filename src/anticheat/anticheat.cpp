@@ -149,12 +149,12 @@ std::string ForbiddenRule(std::string_view name) {
   return r ? r->rule : "";
 }
 
-std::string CheckReport::Feedback() const {
+std::string CheckReport::Feedback(std::string_view kernel_file) const {
   std::ostringstream s;
   s << "anti-cheat check failed (" << findings.size() << " finding" << (findings.size() == 1 ? "" : "s") << "):\n";
   for (const auto& f : findings) {
     if (f.line > 0)
-      s << "kernel.cpp:" << f.line << ": '" << f.symbol << "' (" << f.rule << "): " << f.message
+      s << kernel_file << ":" << f.line << ": '" << f.symbol << "' (" << f.rule << "): " << f.message
         << "\n    " << f.excerpt << "\n";
     else
       s << "built object: '" << f.symbol << "' (" << f.rule << "): " << f.message << "\n";

@@ -43,7 +43,8 @@ struct CheckReport {
   std::vector<Finding> findings;
   bool ok() const { return findings.empty(); }
   // All findings, one per line, ending with what to do instead.
-  std::string Feedback() const;
+  // `kernel_file` names the kernel in source findings ("kernel.cpp:3: ...").
+  std::string Feedback(std::string_view kernel_file = "kernel.cpp") const;
   nlohmann::json ToJson() const;
 };
 

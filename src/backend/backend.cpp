@@ -9,22 +9,27 @@
 namespace evokernel {
 namespace fs = std::filesystem;
 
-std::unique_ptr<Backend> NewCpuBackend();  // cpu_backend.cpp
-
-std::vector<std::string> BackendNames() { return {"cpu"}; }
-
-Result<std::unique_ptr<Backend>> MakeBackend(std::string_view name) {
-  if (name == "cpu") return NewCpuBackend();
-  std::string known;
-  for (const auto& n : BackendNames()) known += (known.empty() ? "" : ", ") + n;
-  return InvalidArgument("unknown backend '" + std::string(name) + "' (available: " + known +
-                         "; OpenCL and CUDA are planned)");
-}
-
 fs::path RunnerPath() { return HelperExecutable("evokernel-runner", "EVOKERNEL_RUNNER"); }
 
+namespace {
+
+// The file a diagnostic line is located in: "kernel.cpp:3:5: error: ..." -> "kernel.cpp";
+// "In file included from x.h:2," -> "x.h"; "" when the line names no location.
+std::string DiagnosticFile(const std::string& l) {
+  std::string s = l;
+  for (const char* prefix : {"In file included from ", "                 from "})
+    if (s.rfind(prefix, 0) == 0) s = s.substr(std::string(prefix).size());
+  size_t colon = s.find(':');
+  if (colon == std::string::npos || colon == 0) return "";
+  size_t k = colon + 1;
+  if (k >= s.size() || !std::isdigit(static_cast<unsigned char>(s[k]))) return "";
+  return s.substr(0, colon);
+}
+
+}  // namespace
+
 std::string TrimCompilerOutput(std::string_view raw, std::string_view build_dir,
-                               size_t max_lines, size_t max_chars) {
+                               size_t max_lines, size_t max_chars, std::string_view kernel_file) {
   std::string text(raw);
   // Private paths mean nothing to a model: "/tmp/x/kernel.cpp:3:5" -> "kernel.cpp:3:5".
   if (!build_dir.empty()) {
@@ -40,9 +45,17 @@ std::string TrimCompilerOutput(std::string_view raw, std::string_view build_dir,
            l.find("Error ") != std::string::npos || l.find("fatal error") != std::string::npos;
   };
   auto is_context = [](const std::string& l) {
-    // g++ source excerpts: "   12 |   x = y;" and caret lines "      |   ^~~".
+    // g++/clang source excerpts: "   12 |   x = y;" and caret lines "      |   ^~~".
     return l.find(" | ") != std::string::npos || (l.size() > 2 && l.find(" |") != std::string::npos &&
                                                   l.find_first_not_of(" 0123456789|") == std::string::npos);
+  };
+  // Source excerpts are quoted only from the kernel's own file: a diagnostic located anywhere
+  // else (a system header, or a file the kernel tried to include to read it) keeps its message
+  // line but not the text of that file.
+  auto quotable = [&](const std::string& diag) {
+    if (kernel_file.empty()) return true;
+    std::string f = DiagnosticFile(diag);
+    return f.empty() || f == kernel_file;
   };
   std::vector<std::string> kept;
   size_t errors = 0;
@@ -51,12 +64,14 @@ std::string TrimCompilerOutput(std::string_view raw, std::string_view build_dir,
     ++errors;
     if (kept.size() >= max_lines) continue;
     kept.push_back(lines[i]);
+    bool quote = quotable(lines[i]);
     size_t notes = 0;
     for (size_t j = i + 1; j < lines.size() && kept.size() < max_lines; ++j) {
       if (is_context(lines[j])) {
-        kept.push_back(lines[j]);
+        if (quote) kept.push_back(lines[j]);
       } else if (lines[j].find("note:") != std::string::npos && notes < 2) {
         kept.push_back(lines[j]);
+        quote = quotable(lines[j]);
         ++notes;
       } else {
         break;
@@ -64,9 +79,18 @@ std::string TrimCompilerOutput(std::string_view raw, std::string_view build_dir,
     }
   }
   if (kept.empty()) {
-    // No recognisable error line: show the tail, which is where the failure usually is.
+    // No recognisable error line: show the tail, which is where the failure usually is
+    // (source excerpts of other files are dropped there too).
     size_t from = lines.size() > max_lines ? lines.size() - max_lines : 0;
-    kept.assign(lines.begin() + static_cast<std::ptrdiff_t>(from), lines.end());
+    bool quote = true;
+    for (size_t i = from; i < lines.size(); ++i) {
+      if (is_context(lines[i])) {
+        if (quote) kept.push_back(lines[i]);
+        continue;
+      }
+      if (!DiagnosticFile(lines[i]).empty()) quote = quotable(lines[i]);
+      kept.push_back(lines[i]);
+    }
   }
   std::string out;
   for (const auto& l : kept) out += l + "\n";

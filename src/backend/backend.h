@@ -1,18 +1,23 @@
 // Backends turn kernel source into something the runner can execute.
 //
-// The verifier knows backends only through this interface: a backend renders the contract
-// (the header an LLM is shown and the kernel is compiled against), builds source into an
-// artifact (cached by content hash) and says how to launch the runner process that loads the
-// artifact and speaks the framed protocol (src/runner). CPU C++ is implemented; OpenCL, CUDA and
-// NPU toolchains fit the same three operations: their runner side allocates device memory,
-// copies inputs in, launches, synchronises and copies outputs back.
+// A backend is a plug-in with a name (src/backend/registry.h): it says what language kernels are
+// written in, renders the contract (the header or description a model is shown and the kernel is
+// built against), stages and compiles a kernel, implements the anti-cheat rules of its source
+// language, and names the runner device (src/runner/devices) that executes its artifacts. What
+// every backend shares lives above the plug-ins, in the build pipeline (build_pipeline.h): the
+// content-hash cache, atomic publication, the build record, and the anti-cheat stage, which the
+// pipeline runs itself so that no backend can skip it.
 //
 // Build failures are data (BuildResult.ok == false with feedback), not errors: a Status is
 // returned only when the backend itself cannot work (compiler missing, cache unwritable).
+//
+// Adding a backend: docs/backends.md (one folder under src/backend/, its runner device, a line in
+// each registry, prompts/<backend>/ and knowledge/<backend>/).
 #pragma once
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,7 +45,7 @@ struct BuildResult {
   bool check_failed = false;       // refused by the anti-cheat rules (see check)
   CheckReport check;
   std::filesystem::path artifact;  // the built object (a shared library for cpu)
-  std::string hash;                // cache key: sha256 of source, contract, flags, toolchain
+  std::string hash;                // cache key: sha256 of source, contract, toolchain, rules
   bool cached = false;             // true when the artifact came from the cache
   double seconds = 0;              // compile time (0 when cached)
   std::string command;             // the compiler command line, for the record
@@ -48,40 +53,76 @@ struct BuildResult {
   std::string log;                 // full compiler output (warnings included)
 };
 
+// What kernels of a backend are written in, and how run records and the agent name them.
+struct SourceLanguage {
+  std::string name;         // "C++17", "OpenCL C 1.2 with a launch plan"
+  std::string extension;    // file extension of attempts and best kernels: ".cpp", ".cl"
+  std::vector<std::string> fences;  // Markdown code-fence tags a model may use: {"cpp", "c++"}
+  std::string entry_point;  // what a kernel must contain, as named in feedback: "evokernel_forward"
+  std::string kernel_file;  // the name the kernel has in findings and compiler output: "kernel.cpp"
+};
+
+// What Compile produced (or why not).
+struct CompileOutput {
+  bool ok = false;
+  bool timed_out = false;           // not cached: may depend on the machine's load
+  std::string artifact;             // file name inside the build directory
+  std::string command;              // for the record
+  std::string log;                  // full tool output, private paths removed
+  std::string feedback;             // trimmed diagnostics for a model
+  double seconds = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
+  virtual const SourceLanguage& language() const = 0;
+  // The runner device (src/runner/device.h) that executes this backend's artifacts.
+  virtual std::string_view device() const = 0;
 
-  // The contract header for `spec` (see docs/kernel-abi.md). Deterministic: the same spec gives
-  // the same text byte for byte.
+  // The contract for `spec` (see docs/kernel-abi.md). Deterministic: the same spec gives the
+  // same text byte for byte.
   virtual std::string Contract(const TaskSpec& spec) const = 0;
 
-  // Checks and builds `source` against the contract of `spec`: anti-cheat rules on the source,
-  // compile, anti-cheat rules on the object. Thread-safe; concurrent builds of the same source
-  // are safe (the cache is filled by atomic rename).
-  virtual Result<BuildResult> Build(const TaskSpec& spec, std::string_view source,
-                                    const BuildOptions& options) = 0;
+  // Everything besides the source and the contract that determines what a build produces:
+  // tool versions, flags, target CPU, the version of the backend's anti-cheat rules. Part of
+  // the cache key. Fails when the toolchain is missing (the message says what to install).
+  virtual Result<std::string> BuildKey() const = 0;
 
-  // argv that starts a runner for a built artifact, with `threads` worker threads.
-  virtual std::vector<std::string> RunnerCommand(const BuildResult& build, int threads) const = 0;
+  // Writes the files of one build into `dir` (fresh and private to this build).
+  virtual Status Stage(const TaskSpec& spec, std::string_view source, const std::filesystem::path& dir) const = 0;
 
-  // Toolchain identity for result stamps: {"compiler": "...", "flags": "..."}.
+  // Anti-cheat rules of the backend's source language, run by the pipeline before compiling,
+  // on the staged files. Findings go into `report`; a Status only when a tool cannot run.
+  virtual Status CheckSource(const TaskSpec& spec, std::string_view source, const std::filesystem::path& dir,
+                             CheckReport& report) const = 0;
+
+  // Compiles the staged files in `dir` into an artifact in `dir`.
+  virtual Result<CompileOutput> Compile(const TaskSpec& spec, const std::filesystem::path& dir,
+                                        const BuildOptions& options) const = 0;
+
+  // Anti-cheat rules on the built artifact, run by the pipeline after a successful compile.
+  virtual Status CheckArtifact(const std::filesystem::path& dir, const CompileOutput& compiled,
+                               CheckReport& report) const = 0;
+
+  // Toolchain identity for result stamps: {"compiler": "...", "flags": "...", ...}.
   virtual nlohmann::json Toolchain() const = 0;
 };
 
-// Names accepted by MakeBackend, for help texts.
-std::vector<std::string> BackendNames();
-// Factory: "cpu". Unknown names give kInvalidArgument listing the known ones.
-Result<std::unique_ptr<Backend>> MakeBackend(std::string_view name);
+// argv that starts a runner for a built artifact of `backend` with `threads` worker threads.
+std::vector<std::string> RunnerCommand(const Backend& backend, const BuildResult& build, int threads);
 
 // Path of the evokernel-runner executable: $EVOKERNEL_RUNNER, else next to the running binary,
 // else next to the evokernel binary of the build tree.
 std::filesystem::path RunnerPath();
 
 // Keeps what a model needs from compiler output: error lines with their source context and
-// the first notes, paths of the private build directory stripped, capped in size.
+// the first notes, paths of the private build directory stripped, capped in size. Source
+// excerpts are kept only for diagnostics located in `kernel_file` (when given): lines of other
+// files (system headers, whatever a kernel managed to include) are never quoted.
 std::string TrimCompilerOutput(std::string_view raw, std::string_view build_dir,
-                               size_t max_lines = 40, size_t max_chars = 4000);
+                               size_t max_lines = 40, size_t max_chars = 4000,
+                               std::string_view kernel_file = "");
 
 }  // namespace evokernel

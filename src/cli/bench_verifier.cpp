@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "backend/backend.h"
+#include "backend/registry.h"
 #include "common/fs.h"
 #include "common/version.h"
 #include "task/oracle.h"

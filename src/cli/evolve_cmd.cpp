@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "agent/agent.h"
+#include "backend/registry.h"
 #include "agent/run_record.h"
 #include "cli/llm_cmd.h"
 #include "common/fs.h"

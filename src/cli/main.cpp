@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "backend/backend.h"
+#include "backend/registry.h"
 #include "cli/bench_agent.h"
 #include "cli/bench_memory.h"
 #include "cli/bench_verifier.h"

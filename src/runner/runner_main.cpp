@@ -317,7 +317,7 @@ int Main(int argc, char** argv) {
   int threads = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--backend") backend = v;
+    if (k == "--device" || k == "--backend") backend = v;
     else if (k == "--artifact") artifact = v;
     else if (k == "--threads") threads = std::atoi(v.c_str());
   }

@@ -55,7 +55,7 @@ struct TimingReply {
 };
 
 struct SessionOptions {
-  std::vector<std::string> argv;  // from Backend::RunnerCommand
+  std::vector<std::string> argv;  // from RunnerCommand (backend/backend.h)
   int threads = 1;
   std::filesystem::path work_dir;  // private directory: cwd and stderr log of the runner
   ResourceLimits limits;

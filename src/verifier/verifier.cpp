@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "backend/build_pipeline.h"
 #include "common/fs.h"
 #include "common/version.h"
 #include "verifier/kernel_session.h"
@@ -142,7 +143,7 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   if (opt_.on_stage) opt_.on_stage(Stage::kCompile);
   // compile
   t0 = Clock::now();
-  EVK_ASSIGN_OR_RETURN(r.build, backend_.Build(spec_, source, opt_.build));
+  EVK_ASSIGN_OR_RETURN(r.build, Build(backend_, spec_, source, opt_.build));
   r.stage_seconds["compile"] = Since(t0);
   if (r.build.check_failed) {
     r.failed_stage = Stage::kCheck;
@@ -164,7 +165,7 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   EVK_ASSIGN_OR_RETURN(fs::path dir, MakeTempDir("evokernel-run-"));
   ScopedDir cleanup(dir);
   SessionOptions so;
-  so.argv = backend_.RunnerCommand(r.build, opt_.threads);
+  so.argv = RunnerCommand(backend_, r.build, opt_.threads);
   so.threads = opt_.threads;
   so.work_dir = dir;
   so.limits = opt_.limits;

@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "backend/backend.h"
+#include "backend/build_pipeline.h"
 #include "common/fs.h"
 #include "common/subprocess.h"
 
@@ -133,9 +134,8 @@ Pch BuildPch(const std::string& cxx, const std::string& version, const std::stri
   const std::string header = (final_dir / kPchName).string();
   auto usable = [&]() -> bool {
     // -H lists the headers used; "! <path>.gch" means the precompiled one was taken.
-    SpawnOptions so;
-    so.argv = PchCommand(cxx, {"-H", "-fsyntax-only", "-include", header, "-x", "c++", "/dev/null"});
-    auto r = RunCommand(so, std::chrono::seconds(60));
+    auto r = RunTool(PchCommand(cxx, {"-H", "-fsyntax-only", "-include", header, "-x", "c++", "/dev/null"}),
+                     final_dir.parent_path(), std::chrono::seconds(60));
     return r.ok() && r->exit.ok() && r->err.find("! " + header + ".gch") != std::string::npos;
   };
   if (!fs::exists(final_dir / (std::string(kPchName) + ".gch"), ec)) {
@@ -150,10 +150,8 @@ Pch BuildPch(const std::string& cxx, const std::string& version, const std::stri
       p.note = "cannot write the precompiled header's source";
       return p;
     }
-    SpawnOptions so;
-    so.argv = PchCommand(cxx, {"-x", "c++-header", kPchName, "-o", std::string(kPchName) + ".gch"});
-    so.cwd = tmp->string();
-    auto r = RunCommand(so, std::chrono::seconds(120));
+    auto r = RunTool(PchCommand(cxx, {"-x", "c++-header", kPchName, "-o", std::string(kPchName) + ".gch"}), *tmp,
+                     std::chrono::seconds(120));
     if (!r.ok() || !r->exit.ok()) {
       p.note = "building the precompiled header failed: " + (r.ok() ? r->err.substr(0, 500) : r.status().message());
       return p;
@@ -325,151 +323,98 @@ class CpuBackend final : public Backend {
     return h.str();
   }
 
-  Result<BuildResult> Build(const TaskSpec& spec, std::string_view source,
-                            const BuildOptions& options) override {
-    std::string header = Contract(spec);
-    std::string entry = EntrySource(spec);
-    std::string cxx = Compiler();
+  const SourceLanguage& language() const override {
+    static const SourceLanguage lang{"C++17", ".cpp", {"cpp", "c++", "cxx", "c"}, "evokernel_forward", kKernelName};
+    return lang;
+  }
+
+  std::string_view device() const override { return "cpu"; }
+
+  Result<std::string> BuildKey() const override {
     const std::string& version = CompilerVersion();
     if (version.empty())
-      return Unavailable("C++ compiler '" + cxx + "' not found or not working (install g++ with "
+      return Unavailable("C++ compiler '" + Compiler() + "' not found or not working (install g++ with "
                          "scripts/install-deps.sh, or set EVOKERNEL_CXX)");
     std::string flags;
     for (const auto& f : Flags()) flags += f + " ";
     const Pch& pch = Precompiled();
-    BuildResult r;
-    // "check:vN" changes whenever the anti-cheat rules or scanner do: cached verdicts of an
+    // "rules:vN" changes whenever the anti-cheat rules or scanner do: cached verdicts of an
     // older scanner are not reused.
-    r.hash = Sha256Hex("cpu\n" + version + "\n" + CpuIdentity() + "\n" + flags + "\n" +
-                       (pch.header ? "pch:" + pch.id + "\n" : "") +
-                       (options.static_check ? "check:v2\n" : "nocheck\n") + header + "\n" + entry +
-                       "\n" + std::string(source));
-    fs::path root = options.cache_dir.empty() ? CacheDir() / "builds" : options.cache_dir;
-    fs::path final_dir = root / r.hash;
-    std::error_code ec;
-
-    if (options.use_cache && fs::exists(final_dir / "build.json", ec)) {
-      auto j = ReadFile(final_dir / "build.json");
-      if (j.ok()) {
-        try {
-          auto rec = nlohmann::json::parse(*j);
-          r.ok = rec.at("ok").get<bool>();
-          r.check_failed = rec.value("check_failed", false);
-          for (const auto& f : rec.value("check", nlohmann::json::array()))
-            r.check.findings.push_back({f.value("rule", ""), f.value("symbol", ""), f.value("line", 0),
-                                        f.value("excerpt", ""), f.value("message", "")});
-          r.command = rec.value("command", "");
-          r.feedback = rec.value("feedback", "");
-          r.log = rec.value("log", "");
-          r.artifact = final_dir / "kernel.so";
-          r.cached = true;
-          if (!r.ok || fs::exists(r.artifact, ec)) return r;
-        } catch (const std::exception&) {
-          // A damaged record is rebuilt below.
-        }
-      }
-    }
-
-    fs::create_directories(root / "tmp", ec);
-    if (ec) return IoError("cannot create build cache " + (root / "tmp").string() + ": " + ec.message());
-    EVK_ASSIGN_OR_RETURN(fs::path dir, MakeTempDir("build-", root / "tmp"));
-    ScopedDir cleanup(dir);
-    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kHeaderName, header));
-    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kKernelName, source));
-    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kEntryName, entry));
-
-    auto publish = [&](BuildResult& res) -> Result<BuildResult> {
-      nlohmann::json rec = {{"ok", res.ok},          {"check_failed", res.check_failed},
-                            {"check", res.check.ToJson()}, {"command", res.command},
-                            {"feedback", res.feedback}, {"log", res.log},
-                            {"seconds", res.seconds}, {"compiler", version},
-                            {"hash", res.hash},      {"task", spec.ref.id}};
-      EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / "build.json", rec.dump(2)));
-      // Publish atomically; if another process won the race, its identical result is used.
-      fs::rename(dir, final_dir, ec);
-      if (ec && !fs::exists(final_dir / "build.json"))
-        return IoError("cannot publish build into " + final_dir.string() + ": " + ec.message());
-      res.artifact = final_dir / "kernel.so";
-      return res;
-    };
-
-    if (options.static_check) {
-      // Anti-cheat, layer 1: forbidden includes in the raw text, forbidden names in the
-      // preprocessed kernel (macros expanded).
-      ScanIncludes(source, r.check);
-      SpawnOptions pp;
-      // With the precompiled header (loaded, not expanded: -fpch-preprocess) the pass skips
-      // re-reading <immintrin.h>; the kernel's own text and macros are expanded either way.
-      pp.argv = PchCommand(cxx, {"-E"});
-      if (pch.header) pp.argv.insert(pp.argv.end(), {"-fpch-preprocess", "-include", pch.header->string()});
-      pp.argv.insert(pp.argv.end(), {"-I.", "-include", kHeaderName, kKernelName});
-      pp.cwd = dir.string();
-      pp.limits.cpu_seconds = 60;
-      EVK_ASSIGN_OR_RETURN(auto pr, RunCommand(pp, std::chrono::seconds(60), "", size_t{256} << 20));
-      // A preprocessing error is a compile error: the compiler reports it below.
-      if (pr.exit.ok()) ScanPreprocessed(pr.out, kKernelName, source, r.check);
-      if (!r.check.ok()) {
-        r.check_failed = true;
-        r.feedback = r.check.Feedback();
-        return publish(r);
-      }
-    }
-
-    SpawnOptions so;
-    so.argv = {cxx};
-    for (const auto& f : Flags()) so.argv.push_back(f);
-    if (pch.header) {
-      so.argv.push_back("-include");
-      so.argv.push_back(pch.header->string());
-    }
-    for (const std::string& a : {std::string("-I."), std::string("-include"), std::string(kHeaderName),
-                                 std::string("-include"), std::string(kEntryName), std::string(kKernelName),
-                                 std::string("-o"), std::string("kernel.so")})
-      so.argv.push_back(a);
-    so.cwd = dir.string();
-    so.limits.cpu_seconds = static_cast<uint64_t>(options.timeout.count()) + 5;
-    so.limits.address_space_bytes = uint64_t{8} << 30;
-    so.limits.file_size_bytes = uint64_t{512} << 20;
-    for (size_t i = 0; i < so.argv.size(); ++i) r.command += (i ? " " : "") + so.argv[i];
-
-    auto start = Clock::now();
-    EVK_ASSIGN_OR_RETURN(auto cr, RunCommand(so, options.timeout));
-    r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    r.log = cr.err + cr.out;
-    if (cr.timed_out) {
-      r.ok = false;
-      r.feedback = "compilation did not finish within " + std::to_string(options.timeout.count()) +
-                   " s (runaway templates or constexpr evaluation?)";
-      return r;  // not cached: may be load-dependent
-    }
-    r.ok = cr.exit.ok() && fs::exists(dir / "kernel.so", ec);
-    if (!r.ok) {
-      r.feedback = TrimCompilerOutput(r.log, dir.string());
-      if (r.log.find("undefined reference to `evokernel_forward'") != std::string::npos)
-        r.feedback += "hint: the kernel must define " + Signature(spec, false) +
-                      " exactly as declared in " + kHeaderName + "\n";
-      if (!cr.exit.exited)
-        r.feedback = "compiler " + cr.exit.Describe() + "\n" + r.feedback;
-    } else if (!r.log.empty()) {
-      r.feedback = TrimCompilerOutput(r.log, dir.string(), 10, 1500);
-    }
-    // Strip private paths from the stored log too.
-    r.log = TrimCompilerOutput(r.log, dir.string(), 400, 64000);
-    if (r.ok && options.static_check) {
-      // Anti-cheat, layer 2: what the object imports and links.
-      EVK_RETURN_IF_ERROR(ScanObject(dir / "kernel.so", r.check));
-      if (!r.check.ok()) {
-        r.ok = false;
-        r.check_failed = true;
-        r.feedback = r.check.Feedback();
-      }
-    }
-    return publish(r);
+    return "cpu\n" + version + "\n" + CpuIdentity() + "\n" + flags + "\n" + (pch.header ? "pch:" + pch.id + "\n" : "") +
+           "rules:v2\nabi:" + std::to_string(kAbiVersion) + "\n";
   }
 
-  std::vector<std::string> RunnerCommand(const BuildResult& build, int threads) const override {
-    return {RunnerPath().string(), "--backend", "cpu", "--artifact", build.artifact.string(),
-            "--threads", std::to_string(threads)};
+  Status Stage(const TaskSpec& spec, std::string_view source, const fs::path& dir) const override {
+    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kHeaderName, Contract(spec)));
+    EVK_RETURN_IF_ERROR(WriteFileAtomic(dir / kKernelName, source));
+    return WriteFileAtomic(dir / kEntryName, EntrySource(spec));
+  }
+
+  Status CheckSource(const TaskSpec&, std::string_view source, const fs::path& dir, CheckReport& report) const override {
+    // Forbidden includes in the raw text, forbidden names in the preprocessed kernel (macros
+    // expanded).
+    ScanIncludes(source, report);
+    // With the precompiled header (loaded, not expanded: -fpch-preprocess) the pass skips
+    // re-reading <immintrin.h>; the kernel's own text and macros are expanded either way.
+    const Pch& pch = Precompiled();
+    std::vector<std::string> argv = PchCommand(Compiler(), {"-E"});
+    if (pch.header) argv.insert(argv.end(), {"-fpch-preprocess", "-include", pch.header->string()});
+    argv.insert(argv.end(), {"-I.", "-include", kHeaderName, kKernelName});
+    ResourceLimits limits;
+    limits.cpu_seconds = 60;
+    EVK_ASSIGN_OR_RETURN(auto pr, RunTool(argv, dir, std::chrono::seconds(60), limits, size_t{256} << 20));
+    // A preprocessing error is a compile error: the compiler reports it in Compile.
+    if (pr.exit.ok()) ScanPreprocessed(pr.out, kKernelName, source, report);
+    return Status::Ok();
+  }
+
+  Result<CompileOutput> Compile(const TaskSpec& spec, const fs::path& dir, const BuildOptions& options) const override {
+    CompileOutput c;
+    const Pch& pch = Precompiled();
+    std::vector<std::string> argv = {Compiler()};
+    for (const auto& f : Flags()) argv.push_back(f);
+    if (pch.header) {
+      argv.push_back("-include");
+      argv.push_back(pch.header->string());
+    }
+    for (const char* a : {"-I.", "-include", kHeaderName, "-include", kEntryName, kKernelName, "-o", "kernel.so"})
+      argv.push_back(a);
+    ResourceLimits limits;
+    limits.cpu_seconds = static_cast<uint64_t>(options.timeout.count()) + 5;
+    limits.address_space_bytes = uint64_t{8} << 30;
+    limits.file_size_bytes = uint64_t{512} << 20;
+    for (size_t i = 0; i < argv.size(); ++i) c.command += (i ? " " : "") + argv[i];
+    auto start = Clock::now();
+    EVK_ASSIGN_OR_RETURN(auto cr, RunTool(argv, dir, options.timeout, limits));
+    c.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    std::string log = cr.err + cr.out;
+    if (cr.timed_out) {
+      c.timed_out = true;
+      c.feedback = "compilation did not finish within " + std::to_string(options.timeout.count()) +
+                   " s (runaway templates or constexpr evaluation?)";
+      c.log = TrimCompilerOutput(log, dir.string(), 400, 64000);
+      return c;
+    }
+    std::error_code ec;
+    c.ok = cr.exit.ok() && fs::exists(dir / "kernel.so", ec);
+    if (!c.ok) {
+      c.feedback = TrimCompilerOutput(log, dir.string(), 40, 4000, kKernelName);
+      if (log.find("undefined reference to `evokernel_forward'") != std::string::npos)
+        c.feedback += "hint: the kernel must define " + Signature(spec, false) + " exactly as declared in " +
+                      kHeaderName + "\n";
+      if (!cr.exit.exited) c.feedback = "compiler " + cr.exit.Describe() + "\n" + c.feedback;
+    } else {
+      c.artifact = "kernel.so";
+      if (!log.empty()) c.feedback = TrimCompilerOutput(log, dir.string(), 10, 1500, kKernelName);
+    }
+    // Private paths are stripped from the stored log too.
+    c.log = TrimCompilerOutput(log, dir.string(), 400, 64000, kKernelName);
+    return c;
+  }
+
+  Status CheckArtifact(const fs::path& dir, const CompileOutput& compiled, CheckReport& report) const override {
+    // What the object imports and links.
+    return ScanObject(dir / compiled.artifact, report);
   }
 
   nlohmann::json Toolchain() const override {
