@@ -1,27 +1,34 @@
-// The runner's system-call sandbox: two stacked seccomp filters. The load-phase filter goes on
-// before the kernel library is loaded (so its static initialisers are confined too) and allows
-// only read-only opens, which the dynamic loader needs; the run-phase filter goes on after
-// loading and traps every open.
+// The kernel host's system-call sandbox: two stacked seccomp allowlists (everything not listed
+// traps), both synchronised onto every thread of the process (TSYNC), so threads a runtime
+// started earlier are confined too.
 //
-// What a kernel may still do: compute, allocate memory (mmap/brk), create threads (OpenMP),
-// read and write the file descriptors the runner already holds (the protocol pipes and its
-// stderr log), raise signals against itself (abort). What traps: creating processes (fork,
-// vfork, non-thread clone, exec), any socket, opening, creating, renaming, linking or deleting
-// files, changing permissions, ptrace and process_vm_*, signals to other processes, namespace
-// and mount calls. A trapped call is reported by the SIGSYS handler with the syscall's name, and
-// the runner exits with kSandboxViolationExit.
+//  * Load filter, installed before the artifact is loaded, so load-time code (constructors,
+//    init arrays, static initialisers) is confined from its first instruction: the call-time
+//    allowlist, plus what a dynamic loader needs (read/lseek/close on descriptors it holds,
+//    executable mappings of files it opened, read-only), plus new threads (a device runtime's
+//    pool). Opens are not performed by the host at all: they go to the supervisor as seccomp
+//    notifications, and the supervisor opens the file itself, only if it is the artifact or on
+//    the device's read list, and hands the descriptor over (runner/broker.h). Every refused
+//    open is reported.
+//  * Run filter, installed after loading and before the first call: compute only. Memory
+//    (mmap/mprotect/munmap/mremap/madvise/brk, never with PROT_EXEC), futexes, writes to
+//    stdout/stderr, clocks, yielding, signals to itself (abort). Trapped, among everything
+//    else: any open, any new thread or process, executable memory, signals to other
+//    processes, prctl, setpriority and scheduling calls, setrlimit/prlimit, ptrace, sockets.
 //
-// Not covered (documented in docs/eval.md): reading the protocol pipe or forging frames on it
-// through the descriptors the runner holds, reading memory of the runner itself, and anything
-// that does not go through a system call (e.g. spinning). The static anti-cheat rules forbid
-// the names involved; the wall-clock timeout and rlimits bound the rest.
+// A trapped call ends the host: the SIGSYS reporter records the call (and, for clone, its
+// flags) in the control block and on stderr, and the supervisor reports sandbox_violation (or
+// too_many_threads for a thread).
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <string>
 
-namespace evokernel::runner {
+#include "common/status.h"
 
-constexpr int kSandboxViolationExit = 87;
+namespace evokernel::runner {
 
 struct SandboxInfo {
   bool seccomp = false;
@@ -32,10 +39,21 @@ struct SandboxInfo {
 // Moves the process into a fresh network namespace when permitted (loopback only, down).
 bool EnterNetworkNamespace();
 
-enum class SandboxPhase { kLoad, kRun };
+// Records forbidden calls in `control` (Control::fault*) and on stderr, then exits with
+// kSandboxExit. Installed before the first filter; reinstalled after loading (load-time code
+// may not keep a handler of its own).
+void InstallSigsysReporter(std::byte* control);
 
-// Installs the phase's seccomp filter and the SIGSYS reporter for the calling process (threads
-// created afterwards inherit it). Filters stack: the run phase adds to the load phase.
-SandboxInfo InstallSandbox(SandboxPhase phase);
+constexpr int kSandboxExit = 87;
+
+// Installs the load filter on all threads. Returns the notification descriptor of brokered
+// opens (the caller hands it to the supervisor and closes its own copy).
+Result<int> InstallLoadFilter();
+
+// Stacks the run filter on all threads.
+Status InstallRunFilter();
+
+// Name of a system call number ("openat"), or "#<nr>".
+std::string SyscallName(long nr);
 
 }  // namespace evokernel::runner

@@ -41,6 +41,14 @@ bool IsKernelFault(const Status& st) {
   return st.code() == StatusCode::kRuntimeError || st.code() == StatusCode::kTimeout;
 }
 
+// Memory the runner may hold in resident input sets (seen and fresh): more fresh sets for small
+// tasks, at least two for any.
+constexpr size_t kResidentSetBytes = size_t{1536} << 20;
+// Oracle time the fresh sets of one evaluation may take (each is one reference run).
+constexpr double kFreshSetSeconds = 1.0;
+// Bytes of outputs compared in full per timing pass, at most (beyond one call of each kind).
+constexpr size_t kFullCheckBytes = size_t{64} << 20;
+
 }  // namespace
 
 std::string_view StageName(Stage s) {
@@ -164,12 +172,23 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   t0 = Clock::now();
   EVK_ASSIGN_OR_RETURN(fs::path dir, MakeTempDir("evokernel-run-"));
   ScopedDir cleanup(dir);
+  // Slots: the seen sets, one for the other correctness trials, and fresh sets, as many as
+  // fit in the memory budget for resident input sets.
+  size_t set_bytes = 0;
+  for (size_t i = 0; i < spec_.num_inputs(); ++i)
+    set_bytes += static_cast<size_t>(NumElements(spec_.args[i].shape)) * DTypeSize(spec_.args[i].dtype);
+  const int fresh_room = static_cast<int>(std::clamp<size_t>(
+      kResidentSetBytes / std::max<size_t>(set_bytes, 1), kSeenSets + 1 + 2, kSeenSets + 1 + kMaxFreshSets)) - (kSeenSets + 1);
   SessionOptions so;
   so.argv = RunnerCommand(backend_, r.build, opt_.threads);
   so.threads = opt_.threads;
   so.work_dir = dir;
   so.limits = opt_.limits;
+  so.memory_limit = opt_.limits.address_space_bytes;
+  so.limits.address_space_bytes = 0;  // the runner applies it to the kernel's process
   so.load_timeout = std::max(opt_.call_timeout, milliseconds(10000));
+  so.slots = kSeenSets + 1 + fresh_room;
+  so.flush_bytes = flush;
   std::string load_category;
   auto session = KernelSession::Start(so, spec_, &load_category);
   r.stage_seconds["load"] = Since(t0);
@@ -189,8 +208,9 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   // correctness
   t0 = Clock::now();
   std::vector<double> elapsed;
-  std::vector<Outputs> stashed;
-  EVK_ASSIGN_OR_RETURN(bool correct, CheckCorrectness(**session, r, atol, rtol, elapsed, stashed));
+  TimingSets sets;
+  sets.reference.resize(static_cast<size_t>((*session)->slots()));
+  EVK_ASSIGN_OR_RETURN(bool correct, CheckCorrectness(**session, r, atol, rtol, elapsed, sets));
   r.stage_seconds["correctness"] = Since(t0);
   if (!correct) return r;
   r.correctness = true;
@@ -199,11 +219,26 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   // timing
   if (opt_.timing) {
     if (opt_.on_stage) opt_.on_stage(Stage::kTiming);
-    // The oracle builds the baseline's model and inputs for the timing seed (random tensors,
-    // weights: tens of ms for large tasks) before the gate is taken: setting up is not timing.
+    // Set-up outside the gate: the oracle builds the baseline's model and inputs for the
+    // timing seed, and the fresh input sets are made and loaded.
     t0 = Clock::now();
     EVK_RETURN_IF_ERROR(oracle_.TimeBaseline(r.trials.front().seed, 0, 0, flush).status());
+    double est = elapsed.empty() ? 1e6 : *std::min_element(elapsed.begin(), elapsed.end());
+    // Fresh sets cost a reference run each: as many as a quarter of the timed calls, but no
+    // more than about kFreshSetSeconds of the oracle's time, and at least two.
+    const int affordable = static_cast<int>(kFreshSetSeconds / std::max(sets.trial_seconds, 1e-3));
+    const int fresh = std::clamp(std::min(static_cast<int>(std::ceil(TimedCallsFor(est, 0) / 4.0)), affordable), 2,
+                                 std::max(2, (*session)->slots() - (kSeenSets + 1)));
+    Status loaded = LoadFreshSets(**session, r, fresh, sets);
     r.stage_seconds["timing_setup"] = Since(t0);
+    if (!loaded.ok()) {
+      if (!IsKernelFault(loaded)) return loaded;
+      r.feasible = false;
+      r.failed_stage = Stage::kTiming;
+      r.failure = Category(loaded, session->get());
+      r.feedback = loaded.message();
+      return r;
+    }
     std::unique_lock<std::mutex> gate;
     if (opt_.timing_gate) {
       t0 = Clock::now();
@@ -211,8 +246,7 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
       r.stage_seconds["timing_wait"] = Since(t0);
     }
     t0 = Clock::now();
-    double est = elapsed.empty() ? 1e6 : *std::min_element(elapsed.begin(), elapsed.end());
-    auto timed = Time(**session, r, r.trials.front().seed, est, stashed, atol, rtol);
+    auto timed = Time(**session, r, r.trials.front().seed, est, sets, atol, rtol);
     r.stage_seconds["timing"] = Since(t0);
     if (!timed.ok()) {
       if (!IsKernelFault(timed.status())) return timed.status();
@@ -230,11 +264,12 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
 
 namespace {
 
-// Feedback-ready check of what the runner observed around one call. Returns the failure
-// category, or "" when the call behaved.
-std::string CallViolation(const RunReply& run, const TaskSpec& spec, int threads, std::string& feedback) {
-  if (!run.canary.empty()) {
-    const CanaryHit& hit = run.canary[0];
+// Feedback-ready check of what the runner observed around calls. Returns the failure
+// category, or "" when the calls behaved.
+std::string CallViolation(const CallObservations& obs, const std::vector<std::string>& late_writes,
+                          const TaskSpec& spec, int threads, std::string& feedback) {
+  if (!obs.canary.empty()) {
+    const CanaryHit& hit = obs.canary[0];
     feedback = std::string("the kernel wrote ") + (hit.side == "after" ? "past the end of " : "before the start of ") +
                (hit.output ? "output '" : "argument '") + hit.name + "'";
     for (const auto& a : spec.args)
@@ -242,34 +277,42 @@ std::string CallViolation(const RunReply& run, const TaskSpec& spec, int threads
         feedback += " (it has " + std::to_string(NumElements(a.shape)) + " elements, shape " + ShapeString(a.shape) + ")";
     return hit.output && hit.side == "after" ? "output_overflow" : "out_of_bounds";
   }
-  if (!run.modified_inputs.empty()) {
-    feedback = "the kernel modified its read-only argument '" + run.modified_inputs[0] +
+  if (!obs.modified_inputs.empty()) {
+    feedback = "the kernel modified its read-only argument '" + obs.modified_inputs[0] +
                "'; inputs and parameters must not be written";
     return "input_modified";
   }
-  if (!run.late_writes.empty()) {
-    feedback = "output '" + run.late_writes[0] +
+  if (!late_writes.empty()) {
+    feedback = "output '" + late_writes[0] +
                "' changed after the kernel returned: all work must finish before evokernel_forward returns";
     return "work_after_return";
   }
-  if (run.threads_after > std::max(threads, 1)) {
-    feedback = std::to_string(run.threads_after) + " threads were alive after the kernel returned, but --threads is " +
-               std::to_string(threads) + ": use at most omp_get_max_threads() threads and start none that outlive the call";
+  if (obs.threads > std::max(obs.threads_granted, 1)) {
+    feedback = std::to_string(obs.threads) + " threads were alive after the kernel returned, but " +
+               std::to_string(obs.threads_granted) + " are granted (--threads " + std::to_string(threads) +
+               "): use at most omp_get_max_threads() threads and start none that outlive the call";
     return "too_many_threads";
+  }
+  if (obs.fp_changed) {
+    feedback = std::string("the kernel left the floating-point environment changed (") +
+               ((obs.fp_changed & 1) ? "SSE control: flush-to-zero, denormals-are-zero or rounding" : "") +
+               ((obs.fp_changed & 2) ? std::string(obs.fp_changed & 1 ? "; " : "") + "x87 control word" : "") +
+               ((obs.fp_changed & 4) ? std::string(obs.fp_changed & 3 ? "; " : "") + "in a worker thread" : "") +
+               "): a kernel may change it during a call but must restore it before returning";
+    return "fp_environment";
   }
   return "";
 }
 
 }  // namespace
 
-Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, double atol,
-                                        double rtol, std::vector<double>& elapsed,
-                                        std::vector<Outputs>& stashed) {
+Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, double atol, double rtol,
+                                        std::vector<double>& elapsed, TimingSets& sets) {
   const uint64_t base_seed = r.settings["seed"].get<uint64_t>();
   const int n = std::max(1, opt_.correctness_trials);
   const int hidden = std::clamp(opt_.hidden_trials, 0, n - 1);
   static const char* kHidden[] = {"outliers", "scaled"};
-  constexpr size_t kStash = 3;  // verified input sets kept for the timing loop
+  const int scratch = kSeenSets;  // slot of the trials not kept for timing
   for (int k = 0; k < n; ++k) {
     uint64_t seed = base_seed + static_cast<uint64_t>(k) * 7919;
     bool is_hidden = k >= n - hidden;
@@ -277,7 +320,9 @@ Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, d
     // Feedback never says how a hidden distribution differs: models must not tune for it.
     std::string where = "correctness trial " + std::to_string(k + 1) + " of " + std::to_string(n) +
                         (is_hidden ? " (hidden input distribution, seed " : " (seed ") + std::to_string(seed) + ")";
+    auto trial_start = Clock::now();
     EVK_ASSIGN_OR_RETURN(Trial trial, oracle_.MakeTrial(seed, distribution));
+    sets.trial_seconds = std::max(sets.trial_seconds, Since(trial_start));
     if (trial.inputs.size() != spec_.num_inputs() || trial.outputs.size() != spec_.num_outputs())
       return Internal("oracle trial does not match the contract of " + spec_.ref.id);
     TrialReport tr;
@@ -290,19 +335,24 @@ Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, d
       r.feedback = where + ": " + feedback;
       return false;
     };
-    // The first trial runs twice on the same inputs: a kernel must agree with itself.
-    std::vector<Tensor> again;
-    if (k == 0)
-      for (const auto& t : trial.inputs) again.push_back(t.Clone());
-    bool stash = !is_hidden && stashed.size() < kStash;
-    auto run = session.Run(std::move(trial.inputs), opt_.call_timeout, stash);
+    // Each trial's set goes into its own slot (the seen sets stay for timing), so arguments
+    // sit at new addresses from trial to trial.
+    const bool keep = !is_hidden && static_cast<int>(sets.seen.size()) < kSeenSets;
+    const int slot = keep ? static_cast<int>(sets.seen.size()) : scratch;
+    Status loaded = session.Load(slot, std::move(trial.inputs));
+    if (!loaded.ok()) {
+      if (!IsKernelFault(loaded)) return loaded;
+      return fail(Category(loaded, &session), loaded.message());
+    }
+    auto run = session.Run(slot, opt_.call_timeout);
     if (!run.ok()) {
       if (!IsKernelFault(run.status())) return run.status();
       return fail(Category(run.status(), &session), run.status().message());
     }
-    elapsed.push_back(run->elapsed_ns);
+    elapsed.push_back(run->latency_ns);
     std::string feedback;
-    if (std::string v = CallViolation(*run, spec_, opt_.threads, feedback); !v.empty()) return fail(v, feedback);
+    if (std::string v = CallViolation(run->obs, run->late_writes, spec_, opt_.threads, feedback); !v.empty())
+      return fail(v, feedback);
     std::string bad;
     tr.passed = true;
     for (size_t i = 0; i < trial.outputs.size(); ++i) {
@@ -317,22 +367,17 @@ Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, d
     if (!tr.passed) {
       return fail("wrong_answer", "outputs differ from the PyTorch reference:" + bad);
     }
-    // With several threads a race shows only when they overlap, so the same inputs run more
-    // times (kMultiThreadReruns); a race that never shows cannot be caught by running.
+    // The first trial runs again on the same inputs: a kernel must agree with itself. With
+    // several threads a race shows only when they overlap, so it runs more times
+    // (kMultiThreadReruns); a race that never shows cannot be caught by running.
     const int reruns = k == 0 ? (opt_.threads > 1 ? kMultiThreadReruns : 1) : 0;
     for (int rep_i = 0; rep_i < reruns; ++rep_i) {
-      std::vector<Tensor> inputs;
-      if (rep_i + 1 == reruns) {
-        inputs = std::move(again);
-      } else {
-        for (const auto& t : again) inputs.push_back(t.Clone());
-      }
-      auto second = session.Run(std::move(inputs), opt_.call_timeout);
+      auto second = session.Run(slot, opt_.call_timeout);
       if (!second.ok()) {
         if (!IsKernelFault(second.status())) return second.status();
         return fail(Category(second.status(), &session), "second run on the same inputs: " + second.status().message());
       }
-      if (std::string v = CallViolation(*second, spec_, opt_.threads, feedback); !v.empty())
+      if (std::string v = CallViolation(second->obs, second->late_writes, spec_, opt_.threads, feedback); !v.empty())
         return fail(v, "second run on the same inputs: " + feedback);
       for (size_t i = 0; i < run->outputs.size(); ++i) {
         OutputReport rep = CompareOutput(run->outputs[i], second->outputs[i], atol, rtol);
@@ -343,82 +388,183 @@ Result<bool> Verifier::CheckCorrectness(KernelSession& session, EvalResult& r, d
                       "calls?); run " + std::to_string(rep_i + 2) + " vs the first: " + rep.Describe());
       }
     }
-    if (stash) stashed.push_back(std::move(run->outputs));
+    if (keep) {
+      sets.seen.push_back(slot);
+      sets.reference[static_cast<size_t>(slot)] = std::move(trial.outputs);
+    }
     r.trials.push_back(std::move(tr));
   }
   return true;
 }
 
+Status Verifier::LoadFreshSets(KernelSession& session, EvalResult& r, int count, TimingSets& sets) {
+  const uint64_t base_seed = r.settings["seed"].get<uint64_t>();
+  const int first = kSeenSets + 1;
+  for (int i = 0; i < count && first + i < session.slots(); ++i) {
+    const uint64_t seed = base_seed + 1000003 + static_cast<uint64_t>(i) * 7919;
+    EVK_ASSIGN_OR_RETURN(Trial trial, oracle_.MakeTrial(seed, "default"));
+    if (trial.inputs.size() != spec_.num_inputs() || trial.outputs.size() != spec_.num_outputs())
+      return Internal("oracle trial does not match the contract of " + spec_.ref.id);
+    const int slot = first + i;
+    EVK_RETURN_IF_ERROR(session.Load(slot, std::move(trial.inputs)));
+    sets.fresh.push_back(slot);
+    sets.reference[static_cast<size_t>(slot)] = std::move(trial.outputs);
+  }
+  r.settings["timing_sets"] = {{"seen", sets.seen.size()}, {"fresh", sets.fresh.size()}};
+  return Status::Ok();
+}
+
+namespace {
+
+// Timed calls per side and pass for a call of `est` ns costing `overhead` ns outside the
+// measured interval.
+int TimedCallsImpl(const VerifyOptions& o, double est, double overhead) {
+  if (o.timing_trials > 0) return o.timing_trials;
+  double n = o.timing_budget_s * 1e9 / std::max(est + overhead, 1.0);
+  // At least min_timing_trials calls, and for kernels of a few ms or more at least
+  // kMinTimingSpan seconds of them (up to 16 calls): a median taken over a longer span is
+  // less exposed to a passing disturbance of the machine.
+  // A slow kernel needs fewer: its calls are long compared with any disturbance, so the
+  // floor drops towards 5 calls once min_timing_trials of them would take over a second
+  // (the noise check still asks for more when they disagree).
+  double floor_n = std::clamp(std::ceil(1e9 / std::max(est, 1.0)), std::min(5.0, double(o.min_timing_trials)),
+                              double(o.min_timing_trials));
+  double lo = std::clamp(kMinTimingSpanS * 1e9 / std::max(est, 1.0), floor_n, std::max(16.0, floor_n));
+  return static_cast<int>(std::clamp(n, lo, std::max(lo, double(o.max_timing_trials))));
+}
+
+}  // namespace
+
+int Verifier::TimedCallsFor(double est_ns, double overhead_ns) const { return TimedCallsImpl(opt_, est_ns, overhead_ns); }
+
 Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed, double est_k,
-                            const std::vector<Outputs>& stashed, double atol, double rtol) {
+                            const TimingSets& sets, double atol, double rtol) {
   const size_t flush = r.settings["flush_bytes"].get<size_t>();
-  // The baseline runs on the inputs of the first trial, which is also the runner's first
-  // timing set. The minimum of a short probe sizes it: first calls after a (re)build of the
-  // model pay page faults. The probe also reports the per-call cost outside the measured
-  // interval (the cache flush), which the budget must include.
+  // The baseline runs on the inputs of the first trial, which is also the first seen set. The
+  // minimum of a short probe sizes it: first calls after a (re)build of the model pay page
+  // faults. The probe also reports the per-call cost outside the measured interval (the cache
+  // flush), which the budget must include.
   EVK_ASSIGN_OR_RETURN(BaselineTimes probe, oracle_.TimeBaseline(seed, opt_.warmup, 3, flush));
   const double est_b = Summarise(probe.times_ns).min;
   const double overhead = probe.overhead_ns;
-  // Calls per side and pass: as many as fit in the wall-clock budget, clamped.
-  auto count = [&](double est) {
-    if (opt_.timing_trials > 0) return opt_.timing_trials;
-    double n = opt_.timing_budget_s * 1e9 / std::max(est + overhead, 1.0);
-    // At least min_timing_trials calls, and for kernels of a few ms or more at least
-    // kMinTimingSpan seconds of them (up to 16 calls): a median taken over a longer span is
-    // less exposed to a passing disturbance of the machine.
-    // A slow kernel needs fewer: its calls are long compared with any disturbance, so the
-    // floor drops towards 5 calls once min_timing_trials of them would take over a second
-    // (the noise check below still asks for more when they disagree).
-    double floor_n = std::clamp(std::ceil(1e9 / std::max(est, 1.0)), std::min(5.0, double(opt_.min_timing_trials)),
-                                double(opt_.min_timing_trials));
-    double lo = std::clamp(kMinTimingSpanS * 1e9 / std::max(est, 1.0), floor_n, std::max(16.0, floor_n));
-    return static_cast<int>(std::clamp(n, lo, std::max(lo, double(opt_.max_timing_trials))));
-  };
+  double overhead_k = overhead;  // updated from the runner's replies
   // Warm-up by time (as many calls as fit in 50 ms, at least 1). A kernel slower than
   // kRewarmBelowNs gets none: it has just run in this process for the correctness trials, and
   // a cold instruction cache is nothing next to a call that long.
   const int warmup_k = est_k >= kRewarmBelowNs
                            ? 0
                            : std::clamp(static_cast<int>(std::ceil(50e6 / std::max(est_k, 1.0))), 1, std::max(opt_.warmup, 1));
-  const int n_k = count(est_k), n_b = count(est_b);
+  const int n_k = TimedCallsImpl(opt_, est_k, overhead_k), n_b = TimedCallsImpl(opt_, est_b, overhead);
   const int rounds = std::clamp(opt_.timing_rounds, 1, std::min(n_k, n_b));
   std::vector<double> tk, tb, seen, fresh;
-  uint64_t call_seed = seed * 31 + 7;
+  std::mt19937_64 rng(seed * 31 + 7);
   // Relative standard error of a median from n samples with this IQR (normal approximation:
   // sigma ~ IQR / 1.349, SE(median) ~ 1.2533 sigma / sqrt(n)).
   auto median_se = [](const Summary& s) {
     return s.median > 0 && s.n > 0 ? 1.2533 * (s.iqr() / 1.349) / std::sqrt(double(s.n)) / s.median : 0.0;
   };
+  // Where the fresh sets go in the first pass: random timed calls, each set once. A fresh
+  // set becomes a seen one after its call.
+  std::vector<int> fresh_left = sets.fresh;
+  std::vector<bool> fresh_at(static_cast<size_t>(n_k), false);
+  {
+    std::vector<int> pos(static_cast<size_t>(n_k));
+    for (int i = 0; i < n_k; ++i) pos[static_cast<size_t>(i)] = i;
+    std::shuffle(pos.begin(), pos.end(), rng);
+    for (size_t i = 0; i < fresh_left.size() && i < pos.size(); ++i) fresh_at[static_cast<size_t>(pos[i])] = true;
+  }
+  std::vector<int> seen_pool = sets.seen;
+  // Calls compared in full: a quarter of them, fewer for large outputs (each is copied,
+  // transferred and compared: about kFullCheckBytes per pass at most).
+  size_t out_bytes = 0;
+  for (size_t o = spec_.num_inputs(); o < spec_.args.size(); ++o)
+    out_bytes += static_cast<size_t>(NumElements(spec_.args[o].shape)) * DTypeSize(spec_.args[o].dtype);
+  const double full_share = std::min(kFullCheckShare, double(kFullCheckBytes) / std::max<double>(1.0, double(out_bytes) * n_k));
+  r.settings["timing_full_check_share"] = full_share;
+  int timed_calls = 0;
+  bool full_seen = false, full_fresh = false;
+  std::string round_trip_note;
+  // One request: `warm` warm-up calls then `calls` timed ones. Every call's outputs are
+  // poisoned before it and sampled after it; about a quarter are compared in full. Which ones
+  // is decided here and never visible to the kernel.
   auto time_kernel = [&](int calls, int warm) -> Result<bool> {
-    auto timeout = milliseconds(static_cast<int64_t>(est_k * (calls + warm) * 20 / 1e6)) + opt_.call_timeout;
-    EVK_ASSIGN_OR_RETURN(TimingReply reply, session.Time(warm, calls, flush, call_seed++, timeout, tk.size()));
-    for (size_t c = 0; c < reply.calls.size() && c < reply.times_ns.size(); ++c) {
-      const TimedCall& call = reply.calls[c];
-      (call.fresh ? fresh : seen).push_back(reply.times_ns[c]);
-      if (call.fresh || call.set >= stashed.size()) continue;
-      // The same inputs at the same addresses must give the outputs verified earlier: a
-      // kernel that caches by pointer or shape returns another set's results here.
-      for (size_t o = 0; o < call.fingerprint.size() && o < stashed[call.set].size(); ++o) {
-        const Tensor& want = stashed[call.set][o];
-        for (auto [idx, got] : call.fingerprint[o]) {
-          if (idx < 0 || idx >= want.numel()) continue;
-          double e = want.GetAsDouble(idx);
-          if (!ElementMatches(want.dtype(), e, got, atol, rtol)) {
-            // Either a cache keyed by pointer or shape, or results that vary from call to call
-            // (a data race that did not show during correctness): the same inputs gave
-            // another answer.
-            r.failure = "inconsistent_result";
-            r.feedback = "while being timed, the kernel returned " + std::to_string(got) + " at " +
-                         spec_.args[spec_.num_inputs() + o].name + IndexString(want.shape(), idx) +
-                         " for inputs on which it had returned " + std::to_string(e) +
-                         ": results must be computed on every call (not reused across calls by pointer, shape or "
-                         "content) and must not depend on thread timing (no data races)";
-            return false;
-          }
+    std::vector<TimingCallRequest> req;
+    std::vector<bool> is_fresh;
+    for (int i = 0; i < warm + calls; ++i) {
+      TimingCallRequest c;
+      bool f = false;
+      if (i >= warm) {
+        const int idx = timed_calls + (i - warm);
+        if (idx < n_k && fresh_at[static_cast<size_t>(idx)] && !fresh_left.empty()) {
+          c.slot = fresh_left.back();
+          fresh_left.pop_back();
+          f = true;
         }
       }
+      if (!f) c.slot = seen_pool[rng() % seen_pool.size()];
+      c.full = std::uniform_real_distribution<double>(0, 1)(rng) < full_share;
+      req.push_back(c);
+      is_fresh.push_back(f);
     }
-    tk.insert(tk.end(), reply.times_ns.begin(), reply.times_ns.end());
+    // At least one timed call of each kind is compared in full.
+    if (!full_seen || !full_fresh) {
+      for (size_t i = req.size(); i-- > static_cast<size_t>(warm);) {
+        if (is_fresh[i] && !full_fresh) { req[i].full = true; full_fresh = true; }
+        if (!is_fresh[i] && !full_seen) { req[i].full = true; full_seen = true; }
+      }
+    }
+    double est_total_ms = est_k * (calls + warm) / 1e6;
+    auto timeout = milliseconds(static_cast<int64_t>(est_total_ms * 20)) + opt_.call_timeout;
+    EVK_ASSIGN_OR_RETURN(TimingReply reply, session.Time(req, rng(), kSamplesPerOutput, timeout));
+    if (reply.overhead_ns > 0) overhead_k = std::max(overhead, reply.overhead_ns);
+    r.settings["timing_round_trip_us"] = reply.round_trip_ns / 1e3;
+    std::string feedback;
+    if (std::string v = CallViolation(reply.obs, {}, spec_, opt_.threads, feedback); !v.empty()) {
+      r.failure = v;
+      r.feedback = "while being timed, " + feedback;
+      return false;
+    }
+    for (size_t c = 0; c < reply.calls.size(); ++c) {
+      const TimedCall& call = reply.calls[c];
+      const auto& want = sets.reference[static_cast<size_t>(call.slot)];
+      const bool was_fresh = is_fresh[c];
+      // The outputs of every call, warm-ups included, must be those of its inputs.
+      auto wrong = [&](const std::string& what) {
+        r.failure = was_fresh ? "wrong_answer" : "inconsistent_result";
+        r.feedback = "while being timed, " + what +
+                     (was_fresh ? " on inputs it had not been given before"
+                                : " on inputs on which it had already returned correct outputs") +
+                     ": outputs must be computed on every call, completely (not reused or skipped across calls by "
+                     "pointer, shape, content or call count) and must not depend on thread timing (no data races)";
+        return false;
+      };
+      for (size_t o = 0; o < call.samples.size() && o < want.size(); ++o) {
+        const std::string& name = spec_.args[spec_.num_inputs() + o].name;
+        for (const Sample& smp : call.samples[o]) {
+          if (smp.poison)
+            return wrong("the kernel left " + name + IndexString(want[o].shape(), smp.index) + " unwritten");
+          double e = want[o].GetAsDouble(smp.index);
+          if (!ElementMatches(want[o].dtype(), e, smp.value, atol, rtol))
+            return wrong("the kernel returned " + std::to_string(smp.value) + " at " + name +
+                         IndexString(want[o].shape(), smp.index) + " where the reference is " + std::to_string(e));
+        }
+      }
+      if (call.full) {
+        for (size_t o = 0; o < want.size(); ++o) {
+          OutputReport rep = CompareOutput(want[o], reply.outputs[call.first_output + o], atol, rtol);
+          rep.name = spec_.args[spec_.num_inputs() + o].name;
+          if (!rep.passed) return wrong("outputs differed from the PyTorch reference (" + rep.Describe() + ")");
+        }
+      }
+      if (static_cast<int>(c) < warm) continue;
+      (was_fresh ? fresh : seen).push_back(call.latency_ns);
+      tk.push_back(call.latency_ns);
+    }
+    for (int s : sets.fresh)
+      if (std::find(fresh_left.begin(), fresh_left.end(), s) == fresh_left.end() &&
+          std::find(seen_pool.begin(), seen_pool.end(), s) == seen_pool.end())
+        seen_pool.push_back(s);
+    timed_calls += calls;
     return true;
   };
   auto time_baseline = [&](int calls, int warm) -> Status {
@@ -442,17 +588,17 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
   // margin, at least a quarter and at most one pass's worth; and only while that fits in the
   // time cap (a slow kernel that stays noisy is flagged instead of costing many seconds more).
   const double cap_ns = kRemeasureBudgetFactor * opt_.timing_budget_s * 1e9;
-  auto more_calls = [&](const std::vector<double>& v, int n) {
+  auto more_calls = [&](const std::vector<double>& v, int n, double per_call_overhead) {
     Summary s = Summarise(v);
     double se = median_se(s);
     if (se <= opt_.noise_threshold) return 0;
     double need = double(s.n) * ((se / opt_.noise_threshold) * (se / opt_.noise_threshold) - 1) * 1.3;
     int calls = static_cast<int>(std::clamp(std::ceil(need), std::ceil(n / 4.0), double(n)));
-    return calls * (s.median + overhead) <= cap_ns ? calls : 0;
+    return calls * (s.median + per_call_overhead) <= cap_ns ? calls : 0;
   };
   int passes = 1;
   for (; passes <= opt_.max_remeasure; ++passes) {
-    int more_k = more_calls(tk, n_k), more_b = more_calls(tb, n_b);
+    int more_k = more_calls(tk, n_k, overhead_k), more_b = more_calls(tb, n_b, overhead);
     if (!more_k && !more_b) break;
     if (more_k) {
       EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(more_k, rewarm_k));
@@ -468,9 +614,10 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
   r.speedup = r.kernel_ns.median > 0 ? r.baseline_ns.median / r.kernel_ns.median : 0;
   r.speedup_mean = r.kernel_ns.mean > 0 ? r.baseline_ns.mean / r.kernel_ns.mean : 0;
   r.settings["timing_trials"] = {{"kernel", tk.size()}, {"baseline", tb.size()}, {"rounds", rounds},
-                                 {"passes", r.timing_passes}, {"kernel_warmup", warmup_k}};
+                                 {"passes", r.timing_passes}, {"kernel_warmup", warmup_k},
+                                 {"fresh", fresh.size()}, {"seen", seen.size()}};
   r.settings["timing_median_rel_se"] = {{"kernel", median_se(r.kernel_ns)}, {"baseline", median_se(r.baseline_ns)}};
-  r.settings["timing_overhead_ms_per_call"] = overhead / 1e6;
+  r.settings["timing_overhead_ms_per_call"] = {{"kernel", overhead_k / 1e6}, {"baseline", overhead / 1e6}};
 
   // A kernel that is much faster on inputs it has already seen than on new ones is caching
   // results by content. Honest kernels take the same time on both.

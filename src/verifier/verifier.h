@@ -127,13 +127,24 @@ class Verifier {
   Result<EvalResult> Evaluate(std::string_view source, std::string_view label = "");
 
  private:
-  // Verified kernel outputs of the stashed input sets, for the timing loop's checks.
-  using Outputs = std::vector<Tensor>;
+  // The input sets the timing loop calls on: slots of the runner with their reference outputs.
+  // "Seen" sets were verified during correctness; "fresh" ones were never shown to the kernel
+  // before timing.
+  struct TimingSets {
+    std::vector<int> seen, fresh;
+    std::vector<std::vector<Tensor>> reference;  // by slot (empty where none)
+    double trial_seconds = 0;  // the slowest oracle trial of correctness: what a fresh set costs
+  };
   Result<bool> CheckCorrectness(class KernelSession& session, EvalResult& r, double atol, double rtol,
-                                std::vector<double>& elapsed, std::vector<Outputs>& stashed);
+                                std::vector<double>& elapsed, TimingSets& sets);
+  // Loads fresh input sets (new seeds) into the free slots, before the timing gate.
+  Status LoadFreshSets(KernelSession& session, EvalResult& r, int count, TimingSets& sets);
   // Returns false (with r's failure set) when the timing loop caught the kernel misbehaving.
   Result<bool> Time(KernelSession& session, EvalResult& r, uint64_t seed, double kernel_est_ns,
-                    const std::vector<Outputs>& stashed, double atol, double rtol);
+                    const TimingSets& sets, double atol, double rtol);
+
+  // Timed calls per pass for a kernel of `est_ns` per call (see docs/eval.md, Timing).
+  int TimedCallsFor(double est_ns, double overhead_ns) const;
 
   std::optional<Result<MachinePeaks>> peaks_;  // the roofline's peaks, read on first use
   Backend& backend_;
@@ -141,6 +152,15 @@ class Verifier {
   const TaskSpec& spec_;
   VerifyOptions opt_;
 };
+
+// Input sets of the correctness trials the runner keeps for the timing loop ("seen" sets), and
+// the most fresh sets (never shown to the kernel before timing) one evaluation loads.
+constexpr int kSeenSets = 3;
+constexpr int kMaxFreshSets = 6;
+// Share of timed calls whose outputs are compared in full (the others are sampled).
+constexpr double kFullCheckShare = 0.25;
+// Output elements sampled after every timed call.
+constexpr int kSamplesPerOutput = 16;
 
 // Runs of the first correctness trial's inputs after the first when --threads > 1 (1 with one
 // thread): each is compared with the first.
