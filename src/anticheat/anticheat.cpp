@@ -43,21 +43,30 @@ const std::map<std::string, Rule, std::less<>>& Exact() {
          "ifstream", "ofstream", "fstream", "filebuf", "basic_ifstream", "basic_ofstream",
          "basic_fstream", "filesystem", "tmpfile", "mkstemp", "mmap", "mmap64", "shm_open",
          "memfd_create", "sendfile", "splice"});
+    add("memory", "kernels may not change memory protection or read other processes' memory",
+        {"mprotect", "pkey_mprotect", "pkey_alloc", "process_vm_readv", "process_vm_writev", "mseal",
+         "remap_file_pages", "personality"});
+    add("preprocessor", "kernels may not change how the compiler attributes their text",
+        {"system_header"});
     add("environment", "kernels may not read or change the environment",
         {"getenv", "secure_getenv", "setenv", "putenv", "unsetenv", "clearenv", "environ",
          "__environ"});
     add("dynamic_loading", "kernels may not load code at run time",
-        {"dlopen", "dlmopen", "dlsym", "dlvsym", "dladdr", "dlinfo", "dl_iterate_phdr"});
+        {"dlopen", "dlmopen", "dlsym", "dlvsym", "dladdr", "dlinfo", "dl_iterate_phdr", "getauxval",
+         "_r_debug", "_dl_debug_state", "link_map", "__libc_dlopen_mode", "__libc_dlsym"});
     add("syscall", "kernels may not issue raw system calls or inline assembly (intrinsics are fine)",
         {"syscall", "asm", "__asm", "__asm__"});
     add("clock", "kernels may not read clocks or timers (no behaviour may depend on timing)",
         {"clock_gettime", "gettimeofday", "chrono", "rdtsc", "__rdtsc", "__rdtscp", "_rdtsc",
          "omp_get_wtime", "omp_get_wtick", "timespec_get", "getrusage", "times", "alarm",
-         "setitimer", "timer_create"});
+         "setitimer", "timer_create", "__builtin_ia32_rdtsc", "__builtin_ia32_rdtscp",
+         "__builtin_readcyclecounter", "__builtin_ia32_rdpid", "_rdtscp", "clock", "time"});
     add("threads", "parallelise with OpenMP only; threads outside OpenMP may outlive the call",
         {"thread", "jthread", "async", "pthread_create", "pthread_detach", "detach",
          "thrd_create", "signal", "sigaction", "sigprocmask", "pthread_kill", "setjmp",
-         "longjmp", "sigsetjmp", "siglongjmp"});
+         "longjmp", "sigsetjmp", "siglongjmp", "omp_pause_resource", "omp_pause_resource_all",
+         "setpriority", "nice", "sched_setaffinity", "sched_setscheduler", "sched_setparam",
+         "pthread_setaffinity_np", "pthread_setschedparam", "setrlimit", "prlimit", "prlimit64"});
     add("load_time_code", "no code may run when the library is loaded",
         {"constructor", "destructor", "init_priority"});
     add("reference_library", "compute the result yourself; calls into libraries that do the work are not allowed",
@@ -170,7 +179,10 @@ nlohmann::json CheckReport::ToJson() const {
   return a;
 }
 
-void ScanIncludes(std::string_view source, CheckReport& report) {
+namespace {
+
+// Headers of libraries that do the work, or give access a kernel may not have.
+const std::vector<std::pair<std::string, Rule>>& ForbiddenHeaders() {
   static const std::vector<std::pair<std::string, Rule>> bad = {
       {"torch/", {"reference_library", "PyTorch is the reference; a kernel may not call it"}},
       {"ATen/", {"reference_library", "PyTorch is the reference; a kernel may not call it"}},
@@ -198,7 +210,27 @@ void ScanIncludes(std::string_view source, CheckReport& report) {
       {"spawn.h", {"process", "kernels may not start processes"}},
       {"sys/wait.h", {"process", "kernels may not start processes"}},
       {"sys/mman.h", {"file", "kernels may not map files or memory directly"}},
+      {"sys/auxv.h", {"dynamic_loading", "kernels may not read the auxiliary vector"}},
+      {"link.h", {"dynamic_loading", "kernels may not walk the loaded libraries"}},
   };
+  return bad;
+}
+
+// The rule a header name (as written in #include, or a path relative to an include
+// directory) falls under, or nullptr.
+const Rule* ForbiddenHeader(const std::string& header) {
+  for (const auto& [needle, rule] : ForbiddenHeaders()) {
+    bool match = needle.back() == '/' || needle.find('.') != std::string::npos
+                     ? header.find(needle) != std::string::npos
+                     : header == needle || header.find(needle) == 0;
+    if (match) return &rule;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void ScanIncludes(std::string_view source, CheckReport& report) {
   std::istringstream in{std::string(source)};
   int line = 0;
   for (std::string l; std::getline(in, l);) {
@@ -211,20 +243,131 @@ void ScanIncludes(std::string_view source, CheckReport& report) {
     if (open == std::string::npos) continue;
     size_t close = l.find_first_of(">\"", open + 1);
     std::string header = l.substr(open + 1, close == std::string::npos ? std::string::npos : close - open - 1);
-    for (const auto& [needle, rule] : bad) {
-      bool match = needle.back() == '/' || needle.find('.') != std::string::npos
-                       ? header.find(needle) != std::string::npos
-                       : header == needle || header.find(needle) == 0;
-      if (match) {
-        AddFinding(report, rule, "#include <" + header + ">", line, Trim(l));
-        break;
+    if (const Rule* rule = ForbiddenHeader(header)) AddFinding(report, *rule, "#include <" + header + ">", line, Trim(l));
+  }
+}
+
+void ScanDirectives(std::string_view source, CheckReport& report, const std::vector<std::string>& allowed_quoted) {
+  ScanIncludes(source, report);
+  // Translation phases 2 and 3, as far as directives need them: line splices removed,
+  // comments replaced by a space; each character remembers its original line.
+  std::string text;
+  std::vector<int> line_of;
+  {
+    int line = 1;
+    for (size_t i = 0; i < source.size(); ++i) {
+      if (source[i] == '\\') {
+        size_t j = i + 1;
+        while (j < source.size() && (source[j] == ' ' || source[j] == '\t' || source[j] == '\r')) ++j;
+        if (j < source.size() && source[j] == '\n') {  // a splice
+          i = j;
+          ++line;
+          continue;
+        }
       }
+      text.push_back(source[i]);
+      line_of.push_back(line);
+      if (source[i] == '\n') ++line;
+    }
+  }
+  std::string code;
+  std::vector<int> code_line;
+  for (size_t i = 0; i < text.size();) {
+    char c = text[i];
+    if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+      while (i < text.size() && text[i] != '\n') ++i;
+      code.push_back(' ');
+      code_line.push_back(line_of[std::min(i, line_of.size() - 1)]);
+      continue;
+    }
+    if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+      size_t end = text.find("*/", i + 2);
+      size_t stop = end == std::string::npos ? text.size() : end + 2;
+      code.push_back(' ');
+      code_line.push_back(line_of[i]);
+      for (size_t k = i; k < stop; ++k)  // keep the newlines a block comment spans
+        if (text[k] == '\n') {
+          code.push_back('\n');
+          code_line.push_back(line_of[k]);
+        }
+      i = stop;
+      continue;
+    }
+    if (c == '"' || c == '\'') {  // literals: copied, but a comment marker inside is not one
+      char q = c;
+      code.push_back(c);
+      code_line.push_back(line_of[i]);
+      ++i;
+      while (i < text.size() && text[i] != q && text[i] != '\n') {
+        if (text[i] == '\\' && i + 1 < text.size()) {
+          code.push_back(text[i]);
+          code_line.push_back(line_of[i]);
+          ++i;
+        }
+        code.push_back(text[i]);
+        code_line.push_back(line_of[i]);
+        ++i;
+      }
+      continue;
+    }
+    code.push_back(c);
+    code_line.push_back(line_of[i]);
+    ++i;
+  }
+  static const Rule kLine{"preprocessor", "line directives and line markers are not allowed in a kernel"};
+  static const Rule kPragma{"preprocessor", "this pragma is not allowed in a kernel"};
+  static const Rule kInclude{"include", "a kernel may include only standard and system headers, by name "
+                                        "(#include <name>), and the contract header (#include \"evokernel_task.h\")"};
+  // Each logical line.
+  for (size_t start = 0; start < code.size();) {
+    size_t end = code.find('\n', start);
+    if (end == std::string::npos) end = code.size();
+    std::string l = code.substr(start, end - start);
+    const int line = code_line[start];
+    const std::string excerpt = LineOf(source, line);
+    start = end + 1;
+    size_t p = l.find_first_not_of(" \t\r\f\v");
+    if (p == std::string::npos) continue;
+    if (l[p] == '#') ++p;
+    else if (l.compare(p, 2, "%:") == 0) p += 2;
+    else continue;
+    while (p < l.size() && (l[p] == ' ' || l[p] == '\t')) ++p;
+    if (p < l.size() && std::isdigit(static_cast<unsigned char>(l[p]))) {
+      AddFinding(report, kLine, "# " + l.substr(p, 8), line, excerpt);
+      continue;
+    }
+    size_t q = p;
+    while (q < l.size() && IsIdentChar(l[q])) ++q;
+    const std::string name = l.substr(p, q - p);
+    std::string rest = l.substr(q);
+    if (name == "line") {
+      AddFinding(report, kLine, "#line", line, excerpt);
+    } else if (name == "pragma") {
+      if (rest.find("system_header") != std::string::npos || rest.find("dependency") != std::string::npos)
+        AddFinding(report, kPragma, "#pragma" + rest.substr(0, 40), line, excerpt);
+    } else if (name == "include_next" || name == "import" || name == "embed") {
+      AddFinding(report, kInclude, "#" + name, line, excerpt);
+    } else if (name == "include") {
+      size_t a = rest.find_first_not_of(" \t");
+      if (a == std::string::npos || (rest[a] != '<' && rest[a] != '"')) {
+        AddFinding(report, kInclude, "#include (computed)", line, excerpt);
+        continue;
+      }
+      char close = rest[a] == '<' ? '>' : '"';
+      size_t b = rest.find(close, a + 1);
+      std::string header = rest.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+      bool bad = header.empty() || header[0] == '/' || header.find("..") != std::string::npos ||
+                 header.find('\\') != std::string::npos || header.find("//") != std::string::npos;
+      if (close == '"' && std::find(allowed_quoted.begin(), allowed_quoted.end(), header) == allowed_quoted.end())
+        bad = true;
+      if (bad) AddFinding(report, kInclude, "#include " + std::string(1, rest[a]) + header + std::string(1, close), line, excerpt);
     }
   }
 }
 
 namespace {
-// "# <digits> " at the start of a preprocessed line.
+
+// "# <digits> ..." at the start of a preprocessed line.
 bool IsLineMarker(std::string_view s) {
   size_t k = 1;
   while (k < s.size() && s[k] == ' ') ++k;
@@ -232,11 +375,38 @@ bool IsLineMarker(std::string_view s) {
   while (k < s.size() && s[k] >= '0' && s[k] <= '9') ++k;
   return k > digits && k > 1 && s[1] == ' ';
 }
+
+// Skips a string or character literal starting at pp[i] (the opening quote); returns the
+// index after it. Raw strings (`raw`) end at )delimiter"; others at the closing quote or the
+// end of the line. `newlines` counts the lines a raw string spans.
+size_t SkipLiteral(std::string_view pp, size_t i, bool raw, int& newlines) {
+  const size_t n = pp.size();
+  if (raw) {
+    size_t open = pp.find('(', i + 1);
+    if (open == std::string_view::npos || open - i - 1 > 16) return i + 1;
+    std::string closing = ")" + std::string(pp.substr(i + 1, open - i - 1)) + "\"";
+    size_t end = pp.find(closing, open + 1);
+    size_t stop = end == std::string_view::npos ? n : end + closing.size();
+    for (size_t k = i; k < stop; ++k) newlines += pp[k] == '\n';
+    return stop;
+  }
+  const char q = pp[i];
+  ++i;
+  while (i < n && pp[i] != q && pp[i] != '\n') i += pp[i] == '\\' ? 2 : 1;
+  return std::min(n, i + 1);
+}
+
 }  // namespace
 
 void ScanPreprocessed(std::string_view pp, std::string_view kernel_file, std::string_view source,
-                      CheckReport& report) {
-  bool in_kernel = false;
+                      CheckReport& report, std::vector<std::string>* included) {
+  (void)kernel_file;  // the main file is whatever the compiler was given, whatever its markers say
+  // The include structure: one frame per file being read, entered on flag 1, left on flag 2.
+  // Only the bottom frame can be the kernel's text (the compiler's <built-in> and
+  // <command-line> pseudo-files aside); a marker without those flags is a line change within
+  // the current file, and never changes whose text it is.
+  std::vector<bool> frames = {true};
+  bool in_kernel = true;
   int line = 1;
   size_t i = 0;
   const size_t n = pp.size();
@@ -244,17 +414,28 @@ void ScanPreprocessed(std::string_view pp, std::string_view kernel_file, std::st
   while (i < n) {
     char c = pp[i];
     if (at_line_start && c == '#' && IsLineMarker(pp.substr(i, 24))) {
-      // Line marker: # <line> "<file>" [flags]. Other directives the preprocessor keeps
-      // (#pragma, #ident) are source lines: counted and scanned like code, so neither shifts
-      // the line numbers nor (with a quoted string, `#pragma message("x")`) hides the rest
-      // of the kernel.
       size_t end = pp.find('\n', i);
       std::string_view marker = pp.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i);
       size_t q1 = marker.find('"');
       size_t q2 = q1 == std::string_view::npos ? q1 : marker.find('"', q1 + 1);
       if (q1 != std::string_view::npos && q2 != std::string_view::npos) {
         std::string_view file = marker.substr(q1 + 1, q2 - q1 - 1);
-        in_kernel = file == kernel_file;
+        std::istringstream flags{std::string(marker.substr(q2 + 1))};
+        bool enter = false, leave = false;
+        for (int f; flags >> f;) {
+          enter = enter || f == 1;
+          leave = leave || f == 2;
+        }
+        if (enter) {
+          frames.push_back(false);
+          if (included) included->emplace_back(file);
+        } else if (leave) {
+          if (frames.size() > 1) frames.pop_back();
+          if (frames.size() == 1) frames.back() = !(file.size() > 1 && file[0] == '<');
+        } else if (frames.size() == 1) {
+          frames.back() = !(file.size() > 1 && file[0] == '<');
+        }
+        in_kernel = frames.size() == 1 && frames.back();
         line = std::atoi(std::string(marker.substr(1, q1 - 1)).c_str());
       }
       i = end == std::string_view::npos ? n : end + 1;
@@ -269,18 +450,43 @@ void ScanPreprocessed(std::string_view pp, std::string_view kernel_file, std::st
     }
     if (c != ' ' && c != '\t') at_line_start = false;
     if (c == '"' || c == '\'') {
-      // Skip string and character literals (raw strings are rare in kernels; treated alike).
-      char q = c;
+      int nl = 0;
+      i = SkipLiteral(pp, i, false, nl);
+      continue;
+    }
+    // pp-numbers, with C++14 digit separators: 1'000'000, 0x1'00, 1e+5, .5f.
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        (c == '.' && i + 1 < n && std::isdigit(static_cast<unsigned char>(pp[i + 1])))) {
       ++i;
-      while (i < n && pp[i] != q && pp[i] != '\n') i += pp[i] == '\\' ? 2 : 1;
-      ++i;
+      while (i < n) {
+        char d = pp[i];
+        if (IsIdentChar(d) || d == '.') {
+          ++i;
+        } else if (d == '\'' && i + 1 < n && IsIdentChar(pp[i + 1])) {
+          i += 2;
+        } else if ((d == '+' || d == '-') && (pp[i - 1] == 'e' || pp[i - 1] == 'E' || pp[i - 1] == 'p' || pp[i - 1] == 'P')) {
+          ++i;
+        } else {
+          break;
+        }
+      }
       continue;
     }
     if (IsIdentStart(c)) {
       size_t s = i;
       while (i < n && IsIdentChar(pp[i])) ++i;
-      if (!in_kernel) continue;
       std::string_view ident = pp.substr(s, i - s);
+      // Literal prefixes: L"", u8'', R"d(...)d", LR"(...)", ...
+      if (i < n && (pp[i] == '"' || pp[i] == '\'')) {
+        static const std::set<std::string, std::less<>> kPrefixes = {"L", "u", "U", "u8", "R", "LR", "uR", "UR", "u8R"};
+        if (kPrefixes.count(ident)) {
+          int nl = 0;
+          i = SkipLiteral(pp, i, pp[i] == '"' && ident.back() == 'R', nl);
+          line += nl;
+          continue;
+        }
+      }
+      if (!in_kernel) continue;
       const Rule* r = Lookup(ident);
       if (!r) continue;
       // Names that are forbidden only when used as the library's: `at`, `torch`, `c10`,
@@ -314,11 +520,13 @@ void ScanPreprocessed(std::string_view pp, std::string_view kernel_file, std::st
                              ident == "remove" || ident == "rename" || ident == "truncate" ||
                              ident == "open" || ident == "pipe" || ident == "splice"))
         if (!called || member) continue;
-      if ((ident == "times" || ident == "wait" || ident == "signal" || ident == "exit" ||
+      if ((ident == "times" || ident == "clock" || ident == "time" || ident == "nice" || ident == "wait" ||
+           ident == "signal" || ident == "exit" ||
            ident == "system" || ident == "kill" || ident == "send" || ident == "bind" ||
            ident == "listen" || ident == "connect" || ident == "accept" || ident == "recv") &&
           (!called || member))
         continue;
+      if (ident == "link_map" && member) continue;
       // Attributes: __attribute__((constructor)), [[gnu::constructor]], init_priority(101).
       bool in_attribute = b >= 1 && (pp[b - 1] == '(' || pp[b - 1] == ',');
       if ((ident == "constructor" || ident == "destructor" || ident == "init_priority") &&
@@ -330,6 +538,175 @@ void ScanPreprocessed(std::string_view pp, std::string_view kernel_file, std::st
     }
   }
 }
+
+void CheckIncludedFiles(const std::vector<std::string>& included, const std::vector<std::string>& allowed_dirs,
+                        const std::vector<std::string>& generated, CheckReport& report) {
+  static const Rule kOutside{"include", "a kernel may include only standard and system headers"};
+  for (const auto& raw : included) {
+    if (raw.empty() || raw[0] == '<') continue;
+    std::string f = raw;
+    while (f.rfind("./", 0) == 0) f = f.substr(2);
+    if (std::find(generated.begin(), generated.end(), f) != generated.end()) continue;
+    // Lexically normalised: no "." or ".." components, no doubled slashes.
+    std::string norm;
+    {
+      std::vector<std::string> parts;
+      std::istringstream ps(f);
+      for (std::string part; std::getline(ps, part, '/');) {
+        if (part.empty() || part == ".") continue;
+        if (part == "..") {
+          if (!parts.empty()) parts.pop_back();
+          continue;
+        }
+        parts.push_back(part);
+      }
+      for (const auto& part : parts) norm += "/" + part;
+    }
+    std::string rel;
+    if (f[0] == '/') {
+      for (const auto& d : allowed_dirs) {
+        std::string dir = d.back() == '/' ? d : d + "/";
+        if (norm.rfind(dir, 0) == 0) {
+          rel = norm.substr(dir.size());
+          break;
+        }
+      }
+    }
+    if (rel.empty()) {
+      AddFinding(report, kOutside, raw, 0, "");
+      continue;
+    }
+    // Library headers, wherever they are and however they were reached (standard headers
+    // that merely share a name with a forbidden one, like <bits/chrono.h>, are the
+    // identifier scan's business).
+    const std::string base = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
+    for (const std::string& name : {rel, base}) {
+      const Rule* r = ForbiddenHeader(name);
+      if (!r) continue;
+      std::string_view rule = r->rule;
+      if (rule != "reference_library" && rule != "network" && rule != "dynamic_loading") continue;
+      AddFinding(report, *r, "#include <" + rel + ">", 0, "");
+      break;
+    }
+  }
+}
+
+namespace {
+
+// A reference library's namespace qualifying a name anywhere in a demangled symbol: "at::" in
+// "at::native::add" or "std::vector<at::Tensor>", but not in "std::vector<int>::at".
+const char* ReferenceNamespace(const std::string& d) {
+  static const char* kNamespaces[] = {"at", "c10", "torch", "caffe2", "aten", "Eigen", "dnnl", "mkl", "xla", "cv", "cublas", "cudnn"};
+  for (const char* ns : kNamespaces) {
+    const std::string needle = std::string(ns) + "::";
+    for (size_t p = d.find(needle); p != std::string::npos; p = d.find(needle, p + 1)) {
+      char before = p == 0 ? ' ' : d[p - 1];
+      if (!IsIdentChar(before) && before != ':') return ns;
+    }
+  }
+  return nullptr;
+}
+
+// Instructions no compiler emits for computing code: system calls and time stamps. Found in
+// the disassembly of every executable section, whatever put them there (inline assembly,
+// bytes emitted as data in a code section).
+Status ScanDisassembly(const std::filesystem::path& so, CheckReport& report) {
+  SpawnOptions od;
+  od.argv = {"objdump", "-d", "--no-show-raw-insn", "-w", so.string()};
+  auto r = RunCommand(od, std::chrono::seconds(60), "", size_t{64} << 20);
+  if (!r.ok() || !r->exit.ok()) return Unavailable("cannot disassemble " + so.string() + " with objdump (install binutils)");
+  static const Rule kSys{"syscall", "kernels may not issue system calls (no inline assembly, no syscall instruction)"};
+  static const Rule kClock{"clock", "kernels may not read time-stamp counters"};
+  std::istringstream in(r->out);
+  std::string function = "?";
+  for (std::string l; std::getline(in, l);) {
+    // "0000000000001139 <evokernel_forward>:"
+    if (!l.empty() && l.back() == ':' && l.find('<') != std::string::npos) {
+      size_t a = l.find('<'), b = l.rfind('>');
+      if (b != std::string::npos && b > a) function = l.substr(a + 1, b - a - 1);
+      continue;
+    }
+    // "    1145:\tsyscall" (AT&T syntax, raw bytes not shown)
+    size_t tab = l.find(":\t");
+    if (tab == std::string::npos) continue;
+    std::istringstream is(l.substr(tab + 2));
+    std::string mnemonic, operand;
+    is >> mnemonic >> operand;
+    if (mnemonic == "syscall" || mnemonic == "sysenter" || (mnemonic == "int" && operand == "$0x80"))
+      AddFinding(report, kSys, mnemonic + " instruction in " + function, 0, "");
+    else if (mnemonic == "rdtsc" || mnemonic == "rdtscp" || mnemonic == "rdpid" || mnemonic == "rdpmc")
+      AddFinding(report, kClock, mnemonic + " instruction in " + function, 0, "");
+  }
+  return Status::Ok();
+}
+
+// Segments: nothing both writable and executable, no executable stack, no text relocations.
+Status ScanSegments(const std::filesystem::path& so, CheckReport& report) {
+  SpawnOptions re;
+  re.argv = {"readelf", "-lWd", so.string()};
+  auto r = RunCommand(re, std::chrono::seconds(30));
+  if (!r.ok() || !r->exit.ok()) return Unavailable("cannot read " + so.string() + " with readelf (install binutils)");
+  static const Rule kMem{"memory", "kernels may not have writable code, an executable stack or text relocations"};
+  std::istringstream in(r->out);
+  for (std::string l; std::getline(in, l);) {
+    std::istringstream ls(l);
+    std::string type;
+    ls >> type;
+    if (type == "LOAD" || type == "GNU_STACK") {
+      // "  LOAD  0x... 0x... 0x... 0x... 0x... RWE 0x1000": the flags are the second-to-last field.
+      std::vector<std::string> fields;
+      for (std::string f; ls >> f;) fields.push_back(f);
+      std::string flags;
+      for (const auto& f : fields)
+        if (f.find_first_not_of("RWE") == std::string::npos) flags += f;
+      if (type == "LOAD" && flags.find('W') != std::string::npos && flags.find('E') != std::string::npos)
+        AddFinding(report, kMem, "writable and executable segment", 0, "");
+      if (type == "GNU_STACK" && flags.find('E') != std::string::npos)
+        AddFinding(report, kMem, "executable stack", 0, "");
+    }
+    if (l.find("(TEXTREL)") != std::string::npos || (l.find("(FLAGS)") != std::string::npos && l.find("TEXTREL") != std::string::npos))
+      AddFinding(report, kMem, "text relocations", 0, "");
+  }
+  // Data placed in a code section (bytes a disassembler shows as data, but which can be
+  // jumped to): compilers put constants in .rodata, never in executable sections.
+  SpawnOptions sec;
+  sec.argv = {"readelf", "-SWs", so.string()};
+  auto sr = RunCommand(sec, std::chrono::seconds(30), "", size_t{16} << 20);
+  if (!sr.ok() || !sr->exit.ok()) return Unavailable("cannot read " + so.string() + " with readelf (install binutils)");
+  std::set<std::string> exec_sections;  // section indices
+  std::istringstream sin(sr->out);
+  for (std::string l; std::getline(sin, l);) {
+    // "  [ 9] .text  PROGBITS  0000000000001040 001040 0000c5 00  AX  0   0 16"
+    size_t lb = l.find('['), rb = l.find(']');
+    if (lb != std::string::npos && rb != std::string::npos && rb < 8) {
+      std::string idx = l.substr(lb + 1, rb - lb - 1);
+      idx.erase(0, idx.find_first_not_of(' '));
+      std::istringstream ls(l.substr(rb + 1));
+      std::vector<std::string> f;
+      for (std::string x; ls >> x;) f.push_back(x);
+      // name type address offset size entsize flags link info align
+      if (f.size() >= 7 && f[6].find('X') != std::string::npos && f[6].find_first_not_of("WAXMSILOGTCxoEDlp") == std::string::npos)
+        exec_sections.insert(idx);
+      continue;
+    }
+    // "    27: 0000000000001102     3 OBJECT  LOCAL  DEFAULT    9 _ZL4code"
+    std::istringstream ls(l);
+    std::vector<std::string> f;
+    for (std::string x; ls >> x;) f.push_back(x);
+    if (f.size() >= 8 && f[3] == "OBJECT" && exec_sections.count(f[6])) {
+      std::string name = f[7];
+      int status = 0;
+      char* dem = abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status);
+      if (status == 0 && dem) name = dem;
+      std::free(dem);
+      AddFinding(report, Rule{"syscall", "kernels may not place data in code sections (machine code as data)"},
+                 "data '" + name + "' in an executable section", 0, "");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status ScanObject(const std::filesystem::path& so, CheckReport& report) {
   SpawnOptions nm;
@@ -360,6 +737,13 @@ Status ScanObject(const std::filesystem::path& so, CheckReport& report) {
       }
     }
     std::free(dem);
+    // Whatever the demangled name's shape (templates, weak references, nested names), a
+    // reference library's namespace anywhere in it counts: at::, c10::, torch::, ...
+    if (const char* ns = ReferenceNamespace(shown)) {
+      AddFinding(report, Rule{"reference_library", "compute the result yourself; calls into libraries that do the work are not allowed"},
+                 shown + " (" + ns + ")", 0, "");
+      continue;
+    }
     for (const auto& name : names) {
       // Demangled std:: names legitimately contain `at` (vector::at) and similar; only the
       // raw symbol and namespace-qualified library names count.
@@ -393,7 +777,8 @@ Status ScanObject(const std::filesystem::path& so, CheckReport& report) {
       AddFinding(report, Rule{"library", "kernels may link only the C/C++ runtime, libm and OpenMP"},
                  lib, 0, "");
   }
-  return Status::Ok();
+  EVK_RETURN_IF_ERROR(ScanDisassembly(so, report));
+  return ScanSegments(so, report);
 }
 
 }  // namespace evokernel

@@ -6,7 +6,7 @@
 //       "memory_limit": bytes}
 //        <- {"ok": true, "ready": true, "sandbox": {...}, "layout": {...}}  (the kernel is loaded)
 //   -> {"cmd": "load", "slot": s} + inputs and params      <- {"ok": true}
-//   -> {"cmd": "run", "slot": s, "timeout_ms": t}
+//   -> {"cmd": "run", "slot": s, "timeout_ms": t, "same_addresses": bool}
 //        <- outputs + {"latency_ns", "inner_ns", "outer_ns", "canary", "modified_inputs",
 //                      "late_writes", "threads", "fp_changed"}
 //   -> {"cmd": "time", "calls": [{"slot": s, "full": bool, "timed": bool}], "seed", "samples",

@@ -173,9 +173,9 @@ Status KernelSession::Load(int slot, std::vector<Tensor> inputs) {
   return Status::Ok();
 }
 
-Result<RunReply> KernelSession::Run(int slot, std::chrono::milliseconds timeout) {
+Result<RunReply> KernelSession::Run(int slot, std::chrono::milliseconds timeout, bool same_addresses) {
   Frame req;
-  req.header = {{"cmd", "run"}, {"slot", slot}, {"timeout_ms", timeout.count()}};
+  req.header = {{"cmd", "run"}, {"slot", slot}, {"timeout_ms", timeout.count()}, {"same_addresses", same_addresses}};
   EVK_ASSIGN_OR_RETURN(Frame f, Exchange(std::move(req), timeout + std::chrono::seconds(10), "running"));
   RunReply r;
   const size_t n_in = spec_->num_inputs(), n_out = spec_->num_outputs();

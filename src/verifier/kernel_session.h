@@ -95,8 +95,9 @@ class KernelSession {
 
   // Writes an input set (inputs + params in contract order) into `slot`.
   Status Load(int slot, std::vector<Tensor> inputs);
-  // One call on the set in `slot`, outputs in full.
-  Result<RunReply> Run(int slot, std::chrono::milliseconds timeout);
+  // One call on the set in `slot`, outputs in full. Arguments sit at new addresses, or with
+  // `same_addresses` where the previous call had them.
+  Result<RunReply> Run(int slot, std::chrono::milliseconds timeout, bool same_addresses = false);
   // Calls in the given order; every call's outputs are poisoned before it and sampled after.
   Result<TimingReply> Time(const std::vector<TimingCallRequest>& calls, uint64_t seed, int samples,
                            std::chrono::milliseconds timeout);

@@ -1,4 +1,4 @@
-// expect: correctness/wrong_answer|nondeterministic|timing/inconsistent_result task=level1/40_sum_reduction args=--threads=2
+// expect: correctness/wrong_answer|nondeterministic|timing/inconsistent_result|wrong_answer task=level1/40_sum_reduction args=--threads=2
 // A data race: two threads add into the same accumulators without synchronisation.
 extern "C" void evokernel_forward(const float* x, float* out) {
   const int64_t b = evokernel_task::x_shape[0], r = evokernel_task::x_shape[1], c = evokernel_task::x_shape[2];

@@ -103,6 +103,30 @@ const std::string& CpuIdentity() {
   return id;
 }
 
+// The compiler's system include directories (`-v` of an empty preprocessing run), once.
+const std::vector<std::string>& SystemIncludeDirs() {
+  static const std::vector<std::string> dirs = [] {
+    std::vector<std::string> d;
+    auto r = RunTool({Compiler(), "-std=c++17", "-E", "-x", "c++", "-v", "/dev/null"}, "/", std::chrono::seconds(30));
+    if (!r.ok()) return d;
+    std::istringstream in(r->err);
+    bool on = false;
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("#include <...> search starts here:") != std::string::npos) { on = true; continue; }
+      if (l.find("End of search list.") != std::string::npos) break;
+      if (!on) continue;
+      size_t a = l.find_first_not_of(' ');
+      if (a == std::string::npos) continue;
+      std::error_code ec;
+      fs::path canon = fs::weakly_canonical(l.substr(a), ec);
+      d.push_back(ec ? l.substr(a) : canon.string());
+      if (!ec && canon.string() != l.substr(a)) d.push_back(l.substr(a));
+    }
+    return d;
+  }();
+  return dirs;
+}
+
 struct Pch {
   std::optional<fs::path> header;  // force-include this (its .gch lies beside it)
   std::string id;                  // enters the build hash
@@ -341,7 +365,7 @@ class CpuBackend final : public Backend {
     // "rules:vN" changes whenever the anti-cheat rules or scanner do: cached verdicts of an
     // older scanner are not reused.
     return "cpu\n" + version + "\n" + CpuIdentity() + "\n" + flags + "\n" + (pch.header ? "pch:" + pch.id + "\n" : "") +
-           "rules:v2\nabi:" + std::to_string(kAbiVersion) + "\n";
+           "rules:v3\nabi:" + std::to_string(kAbiVersion) + "\n";
   }
 
   Status Stage(const TaskSpec& spec, std::string_view source, const fs::path& dir) const override {
@@ -351,9 +375,11 @@ class CpuBackend final : public Backend {
   }
 
   Status CheckSource(const TaskSpec&, std::string_view source, const fs::path& dir, CheckReport& report) const override {
-    // Forbidden includes in the raw text, forbidden names in the preprocessed kernel (macros
-    // expanded).
-    ScanIncludes(source, report);
+    // Directives in the raw text (line markers, computed or absolute includes, forbidden
+    // headers), forbidden names in the preprocessed kernel (macros expanded), and every file the
+    // preprocessor entered. A kernel that includes a file outside the system headers (to have
+    // its lines quoted back in compiler errors) is refused before anything is compiled.
+    ScanDirectives(source, report, {kHeaderName});
     // With the precompiled header (loaded, not expanded: -fpch-preprocess) the pass skips
     // re-reading <immintrin.h>; the kernel's own text and macros are expanded either way.
     const Pch& pch = Precompiled();
@@ -364,7 +390,13 @@ class CpuBackend final : public Backend {
     limits.cpu_seconds = 60;
     EVK_ASSIGN_OR_RETURN(auto pr, RunTool(argv, dir, std::chrono::seconds(60), limits, size_t{256} << 20));
     // A preprocessing error is a compile error: the compiler reports it in Compile.
-    if (pr.exit.ok()) ScanPreprocessed(pr.out, kKernelName, source, report);
+    if (pr.exit.ok()) {
+      std::vector<std::string> included;
+      ScanPreprocessed(pr.out, kKernelName, source, report, &included);
+      std::vector<std::string> generated = {kHeaderName};
+      if (pch.header) generated.push_back(pch.header->string());
+      CheckIncludedFiles(included, SystemIncludeDirs(), generated, report);
+    }
     return Status::Ok();
   }
 
