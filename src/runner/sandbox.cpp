@@ -91,7 +91,7 @@ struct Filter {
 void AddCallRules(Filter& f) {
   for (const char* name :
        {"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "sched_yield", "sched_getaffinity",
-        "getpid", "gettid", "getcpu", "getrandom", "clock_gettime", "clock_getres", "gettimeofday", "time",
+        "getpid", "getppid", "gettid", "getcpu", "getrandom", "clock_gettime", "clock_getres", "gettimeofday", "time",
         "clock_nanosleep", "nanosleep", "rt_sigprocmask", "rt_sigreturn", "exit", "exit_group", "restart_syscall",
         "munmap", "mremap", "madvise", "brk"})
     f.Allow(name);
@@ -145,6 +145,11 @@ Result<int> InstallLoadFilter() {
   // The dynamic loader: descriptors it got from the broker, executable mappings of them.
   for (const char* name : {"read", "pread64", "lseek", "close", "fstat"}) f.Allow(name);
   f.Allow("newfstatat", {SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0)});  // a descriptor, not AT_FDCWD
+  // Looking files up by path (a loader searching for a library) finds nothing; what is then
+  // opened goes to the broker, which names it when it refuses.
+  f.Rule(SCMP_ACT_ERRNO(ENOENT), "newfstatat", {SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u)});
+  for (const char* name : {"stat", "lstat", "access", "faccessat", "faccessat2", "statx", "readlink", "readlinkat"})
+    f.Rule(SCMP_ACT_ERRNO(ENOENT), name);
   f.Allow("mmap", {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC | PROT_WRITE, PROT_EXEC),
                    SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, 0)});
   // Opens are performed by the supervisor (broker.h).
