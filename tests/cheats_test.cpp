@@ -72,6 +72,8 @@ std::vector<std::string> Cheats() {
 
 class Cheat : public ::testing::TestWithParam<std::string> {};
 
+constexpr const char* kSecret = "sk-evokernel-sentinel-4f1d9a";
+
 TEST_P(Cheat, IsCaughtAtTheRightStage) {
   fs::path file = testing::TestDir() / "cheats" / GetParam();
   Expectation e = Parse(file);
@@ -83,8 +85,12 @@ TEST_P(Cheat, IsCaughtAtTheRightStage) {
   // A cheat whose effect is random (several outcomes allowed: a data race) shows only when its
   // threads overlap, which a loaded test machine can prevent for a whole evaluation: it gets
   // up to 3 evaluations, each of which must either pass it or catch it as expected.
-  auto r = RunCli(args);
-  for (int attempt = 1; attempt < 3 && e.outcomes.size() > 1 && r.exit_code == 0; ++attempt) r = RunCli(args);
+  // A secret in evokernel's environment (where API keys live) must never reach the result.
+  const std::map<std::string, std::string> env = {{"EVOKERNEL_TEST_SECRET", kSecret}};
+  auto r = RunCli(args, 300, env);
+  for (int attempt = 1; attempt < 3 && e.outcomes.size() > 1 && r.exit_code == 0; ++attempt) r = RunCli(args, 300, env);
+  EXPECT_EQ(r.out.find(kSecret), std::string::npos) << "the secret leaked into the result";
+  EXPECT_EQ(r.err.find(kSecret), std::string::npos) << "the secret leaked into the messages";
   ASSERT_EQ(r.exit_code, 1) << "a cheat must be infeasible: " << r.err << r.out.substr(0, 2000);
   std::string stage = r.json["failed_stage"].is_string() ? r.json["failed_stage"].get<std::string>() : "";
   std::string failure = r.json["failure"].is_string() ? r.json["failure"].get<std::string>() : "";
@@ -102,7 +108,8 @@ INSTANTIATE_TEST_SUITE_P(Cheats, Cheat, ::testing::ValuesIn(Cheats()), [](const 
 // The sandbox leaves nothing behind: no runner process, no temporary directory, no file the
 // kernels tried to write.
 TEST(Sandbox, LeavesNoProcessOrFileBehind) {
-  for (const char* k : {"fork_bomb.cpp", "write_file.cpp", "exec_shell.cpp", "load_time_write.cpp"}) {
+  for (const char* k : {"fork_bomb.cpp", "write_file.cpp", "exec_shell.cpp", "load_time_write.cpp", "kill_parent.cpp",
+                        "renice_baseline.cpp"}) {
     auto r = RunCli({"eval", "--task", "level1/12_relu", "--kernel", (testing::TestDir() / "cheats" / k).string(),
                      "--json", "--no-timing", "--no-static-check"});
     EXPECT_EQ(r.exit_code, 1) << k;

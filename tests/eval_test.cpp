@@ -11,6 +11,7 @@
 //   modifies_input                                  -> correctness / input_modified
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -199,6 +200,49 @@ INSTANTIATE_TEST_SUITE_P(
                       OutOfBoundsCase{"relu_write_far_past_output.cpp", "output_overflow", "past the end of output 'out'"},
                       OutOfBoundsCase{"relu_write_far_before_output.cpp", "out_of_bounds", "before the start of output 'out'"}),
     [](const auto& i) { return std::string(i.param.kernel).substr(0, std::string(i.param.kernel).size() - 4); });
+
+// A runner whose replies are broken (tests/support/fake_runner.py stands in for it): every
+// malformed, short or surplus reply is an infeasible attempt of category malformed_reply at the
+// stage it came in, never a crash of evokernel or an evaluation error.
+struct BrokenReply {
+  const char* mode;
+  const char* stage;
+};
+
+class MalformedRunnerReply : public ::testing::TestWithParam<BrokenReply> {};
+
+TEST_P(MalformedRunnerReply, IsAnInfeasibleAttemptNotACrash) {
+  const BrokenReply& b = GetParam();
+  auto dir = MakeTempDir("evokernel-fake-runner-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  // The runner is started with a cleared environment: the mode travels in a wrapper script.
+  fs::path wrapper = *dir / "runner.sh";
+  {
+    std::ofstream w(wrapper);
+    w << "#!/bin/sh\nexec /usr/bin/python3 " << (testing::TestDir() / "support" / "fake_runner.py").string() << " "
+      << b.mode << " \"$@\"\n";
+  }
+  fs::permissions(wrapper, fs::perms::owner_all);
+  auto r = RunCli({"eval", "--task", "level1/12_relu", "--kernel", (KernelsDir() / "level1__12_relu" / "naive.cpp").string(),
+                   "--json", "--set", "batch_size=4", "--set", "dim=256"},
+                  120, {{"EVOKERNEL_RUNNER", wrapper.string()}});
+  EXPECT_EQ(r.exit_code, 1) << r.err << r.out.substr(0, 2000);
+  EXPECT_EQ(r.json.value("failure", ""), "malformed_reply") << r.out.substr(0, 2000);
+  EXPECT_EQ(r.json.value("failed_stage", ""), b.stage) << r.out.substr(0, 2000);
+  EXPECT_FALSE(r.json.value("feasible", true));
+  EXPECT_NE(r.json.value("feedback", "").find("malformed"), std::string::npos) << r.json.value("feedback", "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Replies, MalformedRunnerReply,
+    ::testing::Values(BrokenReply{"garbage", "load"}, BrokenReply{"no_sandbox", "load"},
+                      BrokenReply{"unknown_kind", "load"}, BrokenReply{"surplus_load", "correctness"},
+                      BrokenReply{"no_outputs", "correctness"}, BrokenReply{"wrong_shape", "correctness"},
+                      BrokenReply{"surplus_outputs", "correctness"}, BrokenReply{"short_frame", "correctness"},
+                      BrokenReply{"missing_field", "correctness"}, BrokenReply{"extra_calls", "timing"},
+                      BrokenReply{"negative_time", "timing"}, BrokenReply{"sample_out_of_range", "timing"}),
+    [](const auto& info) { return std::string(info.param.mode); });
 
 TEST(EvalFixtures, HumanOutputSummarisesResult) {
   auto r = RunCli({"eval", "--task", "level1/12_relu", "--kernel", (FixturesDir() / "relu_throws.cpp").string(),
