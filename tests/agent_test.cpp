@@ -66,10 +66,11 @@ TEST(Evolve, DraftsRepairsRefinesAndLearns) {
   auto server = ScriptedLlmServer::Start();
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   // Refining prompts get the fast kernel once; a draft prompt carrying a wrong-answer feedback
-  // gets the naive (correct) kernel; the first draft is wrong; anything else is prose.
+  // gets a correct but slow kernel (several times slower on any machine); the first draft is
+  // wrong; anything else is prose.
   MatchRule refine{"Start point: a verified kernel", "last_user", 1, ScriptStep::Text(Reply(Kernel("fast.cpp")))};
   MatchRule repair{"previous attempt[\\s\\S]{0,600}elements wrong", "last_user", -1,
-                   ScriptStep::Text(Reply(Kernel("naive.cpp")))};
+                   ScriptStep::Text(Reply(Kernel("ok_strided.cpp")))};
   (*server)->AddRule(refine);
   (*server)->AddRule(repair);
   (*server)->Push(ScriptStep::Text(Reply(Kernel("wrong_answer.cpp"))));
@@ -232,7 +233,7 @@ TEST(Evolve, RefineMethodRepairsThenHillClimbsFromItsOwnBest) {
   ASSERT_TRUE(server.ok());
   (*server)->AddRule({"Start point: a verified kernel", "last_user", 1, ScriptStep::Text(Reply(Kernel("fast.cpp")))});
   (*server)->AddRule({"previous attempt[\\s\\S]{0,600}elements wrong", "last_user", -1,
-                      ScriptStep::Text(Reply(Kernel("naive.cpp")))});
+                      ScriptStep::Text(Reply(Kernel("ok_strided.cpp")))});
   (*server)->Push(ScriptStep::Text(Reply(Kernel("wrong_answer.cpp"))));
   (*server)->SetDefault(ScriptStep::Text("no code"));
   Sandbox sb;
