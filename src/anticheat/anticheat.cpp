@@ -708,6 +708,179 @@ Status ScanSegments(const std::filesystem::path& so, CheckReport& report) {
 
 }  // namespace
 
+const std::vector<std::string>& AllowedOpenClExtensions() {
+  static const std::vector<std::string> ext = {
+      "cl_khr_fp64",
+      "cl_khr_fp16",
+      "cl_khr_int64_base_atomics",
+      "cl_khr_int64_extended_atomics",
+      "cl_khr_global_int32_base_atomics",
+      "cl_khr_global_int32_extended_atomics",
+      "cl_khr_local_int32_base_atomics",
+      "cl_khr_local_int32_extended_atomics",
+      "cl_khr_byte_addressable_store"};
+  return ext;
+}
+
+void ScanOpenClDirectives(std::string_view source, CheckReport& report) {
+  // Line markers, #line and system_header pragmas, as for C++; includes are refused below.
+  CheckReport generic;
+  ScanDirectives(source, generic, {});
+  for (auto& f : generic.findings)
+    if (f.rule != "include") report.findings.push_back(std::move(f));
+  static const Rule kInclude{"include", "OpenCL kernels include nothing: every built-in function is available as is"};
+  static const Rule kExt{"extension", "enable only the extensions evokernel allows (fp64, fp16, atomics)"};
+  std::istringstream in{std::string(source)};
+  int line = 0;
+  for (std::string l; std::getline(in, l);) {
+    ++line;
+    std::string t = Trim(l);
+    if (t.empty() || (t[0] != '#' && t.rfind("%:", 0) != 0)) continue;
+    t = Trim(t.substr(t[0] == '#' ? 1 : 2));
+    if (t.rfind("include", 0) == 0 || t.rfind("import", 0) == 0) {
+      AddFinding(report, kInclude, Trim(t.substr(t.rfind("include", 0) == 0 ? 7 : 6)), line, Trim(l));
+      continue;
+    }
+    if (t.rfind("pragma", 0) != 0) continue;
+    std::istringstream ps(t.substr(6));
+    std::string w1, w2, name;
+    ps >> w1 >> w2 >> name;
+    if (w1 != "OPENCL" || w2 != "EXTENSION") continue;
+    if (!name.empty() && name.back() == ':') name.pop_back();
+    const auto& ok = AllowedOpenClExtensions();
+    if (std::find(ok.begin(), ok.end(), name) == ok.end()) AddFinding(report, kExt, name, line, Trim(l));
+  }
+}
+
+void ScanOpenClPreprocessed(std::string_view pp, std::string_view kernel_file, std::string_view source,
+                            CheckReport& report) {
+  ScanPreprocessed(pp, kernel_file, source, report);
+  static const Rule kPrint{"output", "OpenCL kernels may not print (printf floods the verifier's output)"};
+  static const Rule kEnqueue{"device_enqueue", "OpenCL kernels may not enqueue work or use shared virtual memory"};
+  static const std::map<std::string_view, const Rule*> kNames = {
+      {"printf", &kPrint},
+      {"enqueue_kernel", &kEnqueue},
+      {"enqueue_marker", &kEnqueue},
+      {"get_default_queue", &kEnqueue},
+      {"ndrange_1D", &kEnqueue},
+      {"ndrange_2D", &kEnqueue},
+      {"ndrange_3D", &kEnqueue},
+      {"queue_t", &kEnqueue},
+      {"clk_event_t", &kEnqueue},
+      {"svm", &kEnqueue}};
+  // The kernel's own lines only: the preprocessed text is scanned line by line after the last
+  // line marker of the main file (a kernel has no includes: they are refused).
+  int line = 1;
+  bool main_file = true;
+  size_t i = 0;
+  const size_t n = pp.size();
+  bool at_line_start = true;
+  while (i < n) {
+    char c = pp[i];
+    if (at_line_start && c == '#' && IsLineMarker(pp.substr(i, 24))) {
+      size_t end = pp.find('\n', i);
+      std::string_view marker = pp.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i);
+      size_t q1 = marker.find('"');
+      if (q1 != std::string_view::npos) {
+        line = std::atoi(std::string(marker.substr(1, q1 - 1)).c_str());
+        std::string_view file = marker.substr(q1 + 1);
+        main_file = !(file.size() > 1 && file[0] == '<');
+      }
+      i = end == std::string_view::npos ? n : end + 1;
+      continue;
+    }
+    if (c == '\n') {
+      ++line;
+      ++i;
+      at_line_start = true;
+      continue;
+    }
+    if (c != ' ' && c != '\t') at_line_start = false;
+    if (c == '"' || c == '\'') {
+      int nl = 0;
+      i = SkipLiteral(pp, i, false, nl);
+      line += nl;
+      continue;
+    }
+    if (IsIdentStart(c)) {
+      size_t s = i;
+      while (i < n && IsIdentChar(pp[i])) ++i;
+      std::string_view ident = pp.substr(s, i - s);
+      if (!main_file) continue;
+      auto it = kNames.find(ident);
+      if (it == kNames.end() && ident.find("svm") != std::string_view::npos &&
+          (ident.rfind("clSVM", 0) == 0 || ident.rfind("svm_", 0) == 0))
+        it = kNames.find("svm");
+      if (it != kNames.end()) AddFinding(report, *it->second, std::string(ident), line, LineOf(source, line));
+      continue;
+    }
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      while (i < n && (IsIdentChar(pp[i]) || pp[i] == '.')) ++i;
+      continue;
+    }
+    ++i;
+  }
+}
+
+Status ScanDeviceObject(const std::filesystem::path& so, CheckReport& report) {
+  // Imports: a device kernel computes with built-ins compiled into it; the C library's memory
+  // and math functions are the only outside code it may reach.
+  static const std::set<std::string, std::less<>> kAllowed = {
+      "memcpy", "memset", "memmove", "memcmp", "__memcpy_chk", "__memset_chk",
+      "sinf", "cosf", "tanf", "expf", "exp2f", "logf", "log2f", "log10f", "powf", "sqrtf", "fmaf", "fmodf",
+      "floorf", "ceilf", "roundf", "truncf", "tanhf", "sinhf", "coshf", "atanf", "atan2f", "asinf", "acosf",
+      "erff", "erfcf", "expm1f", "log1pf", "ldexpf", "frexpf", "cbrtf", "hypotf", "fminf", "fmaxf",
+      "sin", "cos", "tan", "exp", "exp2", "log", "log2", "log10", "pow", "sqrt", "fma", "fmod", "floor", "ceil",
+      "round", "trunc", "tanh", "sinh", "cosh", "atan", "atan2", "asin", "acos", "erf", "erfc", "expm1", "log1p",
+      "ldexp", "frexp", "cbrt", "hypot", "fmin", "fmax", "__errno_location", "__stack_chk_fail"};
+  SpawnOptions nm;
+  nm.argv = {"nm", "-D", "--undefined-only", so.string()};
+  auto r = RunCommand(nm, std::chrono::seconds(30));
+  if (!r.ok() || !r->exit.ok()) return Unavailable("cannot list symbols of " + so.string() + " with nm (install binutils)");
+  static const Rule kImport{"library", "device kernels compute with OpenCL built-ins only; no other code may be called"};
+  std::istringstream in(r->out);
+  for (std::string l; std::getline(in, l);) {
+    std::istringstream ls(l);
+    std::string kind, sym;
+    ls >> kind >> sym;
+    if (sym.empty()) continue;
+    std::string base = sym.substr(0, sym.find('@'));
+    if (kind == "w" && (base == "__cxa_finalize" || base == "__gmon_start__" || base == "_ITM_registerTMCloneTable" ||
+                        base == "_ITM_deregisterTMCloneTable"))
+      continue;
+    if (kAllowed.count(base)) continue;
+    const Rule* rule = Lookup(base);
+    AddFinding(report, rule ? *rule : kImport, base, 0, "");
+  }
+  // Sections: no load-time code, and no writable data (a kernel keeps nothing between calls).
+  SpawnOptions sec;
+  sec.argv = {"readelf", "-SW", so.string()};
+  auto sr = RunCommand(sec, std::chrono::seconds(30));
+  if (!sr.ok() || !sr->exit.ok()) return Unavailable("cannot read " + so.string() + " with readelf (install binutils)");
+  static const Rule kLoad{"load_time_code", "no code may run when the kernel is loaded"};
+  static const Rule kState{"memory", "device kernels may not keep writable data between calls (no program-scope or static variables outside __constant)"};
+  std::istringstream sin(sr->out);
+  for (std::string l; std::getline(sin, l);) {
+    size_t rb = l.find(']');
+    if (l.find('[') == std::string::npos || rb == std::string::npos || rb > 8) continue;
+    std::istringstream ls(l.substr(rb + 1));
+    std::vector<std::string> f;
+    for (std::string x; ls >> x;) f.push_back(x);
+    if (f.size() < 7) continue;
+    const std::string& name = f[0];
+    const uint64_t size = std::strtoull(f[4].c_str(), nullptr, 16);
+    if (size == 0) continue;
+    if (name == ".init_array" || name == ".fini_array" || name == ".ctors" || name == ".dtors" || name == ".preinit_array")
+      AddFinding(report, kLoad, name + " section", 0, "");
+    const bool writable = f[6].find('W') != std::string::npos;
+    if (writable && (name == ".data" || name == ".bss" || name.rfind(".data.", 0) == 0 || name.rfind(".bss.", 0) == 0 ||
+                     name == ".tdata" || name == ".tbss"))
+      AddFinding(report, kState, name + " section of " + std::to_string(size) + " bytes", 0, "");
+  }
+  EVK_RETURN_IF_ERROR(ScanDisassembly(so, report));
+  return ScanSegments(so, report);
+}
+
 Status ScanObject(const std::filesystem::path& so, CheckReport& report) {
   SpawnOptions nm;
   nm.argv = {"nm", "-D", "--undefined-only", so.string()};

@@ -79,6 +79,25 @@ void CheckIncludedFiles(const std::vector<std::string>& included, const std::vec
 // Errors only when the binary tools (nm, readelf, objdump) cannot run.
 Status ScanObject(const std::filesystem::path& shared_object, CheckReport& report);
 
+// ---- OpenCL C kernels (src/backend/opencl) ----
+//
+// OpenCL C runs on the device with its arguments only, so the rules are stricter than for C++:
+//  1. ScanOpenClDirectives: no #include at all (every built-in is available without one), no
+//     line markers, #line or system_header pragma, and only the extensions on
+//     AllowedOpenClExtensions() (no `all`, nothing that reaches host memory).
+//  2. ScanOpenClPreprocessed: the C rules on the preprocessed kernel (no declared libc calls,
+//     clocks, assembly, constructors, ...), plus printf (output flooding) and OpenCL 2.x device
+//     enqueue and SVM names.
+//  3. ScanDeviceObject: each object the OpenCL driver compiled from the kernel (PoCL's
+//     work-group functions): no imports beyond libm/memory built-ins, no load-time code, no
+//     writable data (state kept between calls), and the disassembly and segment checks.
+
+const std::vector<std::string>& AllowedOpenClExtensions();
+void ScanOpenClDirectives(std::string_view source, CheckReport& report);
+void ScanOpenClPreprocessed(std::string_view preprocessed, std::string_view kernel_file, std::string_view source,
+                            CheckReport& report);
+Status ScanDeviceObject(const std::filesystem::path& object, CheckReport& report);
+
 // The rule an identifier or symbol name falls under, or "" when it is allowed.
 std::string ForbiddenRule(std::string_view name);
 

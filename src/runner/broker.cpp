@@ -50,6 +50,19 @@ std::string ReadLink(const std::string& path) {
 
 }  // namespace
 
+std::string OpenBroker::Resolve(pid_t pid, int dirfd, const std::string& path) {
+  std::string full = path;
+  if (path.empty() || path[0] != '/') {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    std::string base = dirfd == AT_FDCWD ? ReadLink(proc + "/cwd") : ReadLink(proc + "/fd/" + std::to_string(dirfd));
+    if (base.empty()) return "";
+    full = base + "/" + path;
+  }
+  char real[PATH_MAX];
+  if (!realpath(full.c_str(), real)) return "";
+  return real;
+}
+
 OpenBroker::OpenBroker(int listener_fd, pid_t host, std::vector<std::string> allowed)
     : fd_(listener_fd), host_(host), allowed_(std::move(allowed)) {
   thread_ = std::thread([this] { Loop(); });
@@ -121,6 +134,25 @@ void OpenBroker::Handle(seccomp_notif* req, seccomp_notif_resp* resp) {
   }
   uint64_t path_arg = 0, flags = 0;
   int dirfd = AT_FDCWD;
+  // Existence checks (a driver looking for a file it will open): answered from the allowlist,
+  // so they tell nothing about files outside it.
+  if (nr == SYS_access || nr == SYS_faccessat || nr == SYS_faccessat2) {
+    const bool at = nr != SYS_access;
+    if (at) dirfd = static_cast<int>(req->data.args[0]);
+    const uint64_t mode = req->data.args[at ? 2 : 1];
+    std::string path;
+    bool ok = ReadRemoteString(static_cast<pid_t>(req->pid), req->data.args[at ? 1 : 0], path) &&
+              ioctl(fd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) == 0 && (mode & (W_OK | X_OK)) == 0;
+    if (ok) {
+      std::string real = Resolve(static_cast<pid_t>(req->pid), dirfd, path);
+      ok = !real.empty() && Allowed(real) && ::access(real.c_str(), R_OK) == 0;
+    }
+    resp->error = ok ? 0 : -ENOENT;
+    resp->val = 0;
+    resp->flags = 0;
+    ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, resp);
+    return;
+  }
   if (nr == SYS_open) {
     path_arg = req->data.args[0];
     flags = req->data.args[1];
@@ -136,18 +168,10 @@ void OpenBroker::Handle(seccomp_notif* req, seccomp_notif_resp* resp) {
   // The notification must still be pending: the path was read from the live request.
   if (ioctl(fd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0) return;
   if (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)) return refuse(path + " (for writing)");
-  std::string full = path;
-  if (path.empty() || path[0] != '/') {
-    const std::string proc = "/proc/" + std::to_string(req->pid);
-    std::string base = dirfd == AT_FDCWD ? ReadLink(proc + "/cwd") : ReadLink(proc + "/fd/" + std::to_string(dirfd));
-    if (base.empty()) return refuse(path);
-    full = base + "/" + path;
-  }
-  char real[PATH_MAX];
-  if (!realpath(full.c_str(), real)) return refuse(path);
-  if (!Allowed(real)) return refuse(path);
+  const std::string real = Resolve(static_cast<pid_t>(req->pid), dirfd, path);
+  if (real.empty() || !Allowed(real)) return refuse(path);
   int own_flags = O_RDONLY | O_CLOEXEC | static_cast<int>(flags & (O_DIRECTORY | O_NOFOLLOW));
-  int fd = open(real, own_flags);
+  int fd = open(real.c_str(), own_flags);
   if (fd < 0) {
     resp->error = -errno;
     ioctl(fd_, SECCOMP_IOCTL_NOTIF_SEND, resp);

@@ -2,6 +2,9 @@
 // (runner/sandbox.h) on its own thread: opens, and new threads (allowed while the artifact is
 // loaded, refused and counted once calls begin).
 //
+// Existence checks (access/faccessat) are answered from the same allowlist: yes for a readable
+// allowed file, "no such file" for everything else.
+//
 // For each open/openat the host attempts while its artifact is loaded, the broker reads the
 // path from the host's memory, resolves it (relative to the host's working directory or the
 // directory descriptor given), and if the real path is allowed and the open is read-only, opens
@@ -46,6 +49,8 @@ class OpenBroker {
   void Loop();
   void Handle(::seccomp_notif* req, ::seccomp_notif_resp* resp);
   bool Allowed(const std::string& real) const;
+  // The real path `path` names for the host (relative to its cwd or `dirfd`); "" when none.
+  static std::string Resolve(pid_t pid, int dirfd, const std::string& path);
 
   int fd_;
   pid_t host_;

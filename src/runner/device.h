@@ -3,7 +3,7 @@
 //
 // A call is split so that only the kernel's own work is timed:
 //
-//   Upload(args)       host argument memory -> device (inputs and the poisoned outputs)   untimed
+//   Upload(args, ...)  host argument memory -> device (inputs and the poisoned outputs)   untimed
 //   Launch(args)       start the kernel (CPU: run it)                                      timed
 //   Synchronize()      wait until all work the kernel started has finished                 timed
 //   Download(args)     device -> host argument memory (outputs; inputs when asked)         untimed
@@ -44,6 +44,9 @@ struct DeviceConfig {
   std::vector<DeviceArg> args;         // contract order
   int threads = 1;                     // worker threads granted to the kernel
   std::string work_dir;                // private directory of this evaluation (cwd of the host)
+  // Places each argument moves between (runner/shared_args.h): a device with memory of its own
+  // keeps this many buffers per input and per output, and Upload names the ones of each call.
+  int in_aliases = 1, out_aliases = 1;
 };
 
 // What a device's runtime may do beyond the strict call-time filter, while loading and
@@ -58,11 +61,16 @@ struct SandboxPolicy {
   // Threads the device runtime itself starts before the kernel runs (beyond the kernel's own
   // `threads`), for the thread-count checks.
   int runtime_threads = 0;
+  // System calls the runtime makes while loading that are answered with an error instead of
+  // trapping ({"mkdir", EEXIST}: a driver making sure its cache directory exists). Nothing
+  // happens; the call only fails.
+  std::vector<std::pair<std::string, int>> load_errno;
 };
 
 // Reported by Download.
 struct DeviceObservation {
   std::vector<std::pair<std::string, std::string>> canary;  // (argument, "before"/"after") damaged on the device
+  std::vector<std::string> modified_inputs;  // inputs whose device copy the call changed (when asked)
   bool fp_workers_changed = false;  // a worker thread of the device left its FP environment changed
 };
 
@@ -77,11 +85,15 @@ class Device {
   // Under the load filter, after Load: anything that must happen once before calls and may
   // still open files (a JIT's first launch on zeroed buffers). Kernel code may run.
   virtual Status Prepare() { return Status::Ok(); }
-  virtual Status Upload(void* const* args) = 0;
+  // `in_alias` < in_aliases and `out_alias` < out_aliases: which of its places each input and
+  // output takes in this call (a device without memory of its own gets its places in `args`).
+  virtual Status Upload(void* const* args, int in_alias, int out_alias) = 0;
   virtual Status Launch(void* const* args) = 0;
   // Waits for completion. *device_ns: the span the device itself measured (profiling events),
   // or a negative value when it has none (the host clock is used).
   virtual Status Synchronize(double* device_ns) = 0;
+  // Outputs back into host memory; with `inputs_too`, also compares the device's copy of every
+  // input with what was uploaded (obs.modified_inputs).
   virtual Status Download(void* const* args, bool inputs_too, DeviceObservation& obs) = 0;
 };
 

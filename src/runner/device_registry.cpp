@@ -6,6 +6,9 @@
 namespace evokernel::runner {
 
 std::unique_ptr<Device> NewCpuDevice();
+#ifdef EVOKERNEL_HAVE_OPENCL
+std::unique_ptr<Device> NewOpenClDevice();
+#endif
 
 namespace {
 
@@ -17,6 +20,9 @@ struct DeviceEntry {
 const std::vector<DeviceEntry>& Entries() {
   static const std::vector<DeviceEntry> entries = {
       {"cpu", NewCpuDevice},
+#ifdef EVOKERNEL_HAVE_OPENCL
+      {"opencl", NewOpenClDevice},
+#endif
   };
   return entries;
 }

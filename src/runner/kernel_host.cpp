@@ -104,7 +104,7 @@ void RunKernelHost(const HostConfig& cfg) {
   const FpEnv base = ReadFpEnv();
 
   // From here on, the load filter: opens go through the supervisor.
-  auto listener = InstallLoadFilter();
+  auto listener = InstallLoadFilter(policy.load_errno);
   if (listener.ok()) {
     bool sent = SendFd(3, *listener);
     close(*listener);
@@ -157,7 +157,7 @@ void RunKernelHost(const HostConfig& cfg) {
       host_args.Pointers(static_cast<int>(slot), static_cast<int>(ia), static_cast<int>(oa), ptrs);
       null_call = ctl->flags & kFlagNull;
       if (!null_call) {
-        if (Status st = dev.Upload(ptrs.data()); !st.ok()) {
+        if (Status st = dev.Upload(ptrs.data(), static_cast<int>(ia), static_cast<int>(oa)); !st.ok()) {
           SetError(ctl, st.message());
           Ack(ctl, seq, kStateFailed);
           continue;
@@ -195,6 +195,7 @@ void RunKernelHost(const HostConfig& cfg) {
       ctl->fp_changed = fp;
       std::string err;
       for (const auto& [arg, side] : obs.canary) err += "canary " + side + " " + arg + "\n";
+      for (const auto& arg : obs.modified_inputs) err += "modified " + arg + "\n";
       if (!st.ok()) err = st.message();
       SetError(ctl, err);
       Ack(ctl, seq, st.ok() ? kStateReady : kStateFailed);

@@ -136,7 +136,7 @@ void InstallSigsysReporter(std::byte* control) {
   sigaction(SIGSYS, &sa, nullptr);
 }
 
-Result<int> InstallLoadFilter() {
+Result<int> InstallLoadFilter(const std::vector<std::pair<std::string, int>>& answered) {
   if (seccomp_api_get() < 6)
     return Unavailable("libseccomp/kernel lack notifications with thread synchronisation (API level " +
                        std::to_string(seccomp_api_get()) + " < 6)");
@@ -148,8 +148,10 @@ Result<int> InstallLoadFilter() {
   // Looking files up by path (a loader searching for a library) finds nothing; what is then
   // opened goes to the broker, which names it when it refuses.
   f.Rule(SCMP_ACT_ERRNO(ENOENT), "newfstatat", {SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u)});
-  for (const char* name : {"stat", "lstat", "access", "faccessat", "faccessat2", "statx", "readlink", "readlinkat"})
-    f.Rule(SCMP_ACT_ERRNO(ENOENT), name);
+  for (const char* name : {"stat", "lstat", "statx", "readlink", "readlinkat"}) f.Rule(SCMP_ACT_ERRNO(ENOENT), name);
+  // Existence checks are the broker's: true for the files a device may open, false otherwise.
+  for (const char* name : {"access", "faccessat", "faccessat2"}) f.Rule(SCMP_ACT_NOTIFY, name);
+  for (const auto& [name, err] : answered) f.Rule(SCMP_ACT_ERRNO(static_cast<uint32_t>(err)), name.c_str());
   f.Allow("mmap", {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC | PROT_WRITE, PROT_EXEC),
                    SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, 0)});
   // Opens are performed by the supervisor (broker.h).

@@ -25,6 +25,8 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
@@ -48,7 +50,9 @@ constexpr int kSandboxExit = 87;
 
 // Installs the load filter on all threads. Returns the notification descriptor of brokered
 // opens (the caller hands it to the supervisor and closes its own copy).
-Result<int> InstallLoadFilter();
+// `answered`: further system calls that fail with the given errno instead of trapping (a
+// device's SandboxPolicy::load_errno).
+Result<int> InstallLoadFilter(const std::vector<std::pair<std::string, int>>& answered = {});
 
 // Stacks the run filter on all threads.
 Status InstallRunFilter();

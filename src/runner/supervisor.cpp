@@ -221,6 +221,8 @@ class Supervisor {
     char cwd[PATH_MAX];
     dc.work_dir = getcwd(cwd, sizeof cwd) ? cwd : "/";
     for (const auto& a : shared_.layout().args) dc.args.push_back({a.name, a.output, a.dtype, a.shape, a.nbytes});
+    dc.in_aliases = shared_.layout().in_aliases;
+    dc.out_aliases = shared_.layout().out_aliases;
     const SandboxPolicy policy = device_->Policy(dc);
     std::vector<std::string> allowed = policy.read_paths;
     allowed.push_back(dc.artifact);
@@ -476,8 +478,9 @@ class Supervisor {
   }
 
   // One call on `slot`: inputs are in place; outputs are poisoned here.
+  // With `check_inputs`, a device with memory of its own also compares its copy of the inputs.
   std::optional<Failure> Call(int slot, bool null_call, Clock::time_point deadline, CallTimes& out,
-                              bool same_addresses = false) {
+                              bool same_addresses = false, bool check_inputs = false) {
     const Layout& l = shared_.layout();
     if (!null_call) {
       for (size_t a = l.n_in; a < l.args.size(); ++a) {
@@ -493,7 +496,7 @@ class Supervisor {
       c->in_alias = static_cast<uint32_t>(rng_() % static_cast<uint64_t>(l.in_aliases));
       c->out_alias = static_cast<uint32_t>(rng_() % static_cast<uint64_t>(l.out_aliases));
     }
-    c->flags = null_call ? kFlagNull : 0;
+    c->flags = null_call ? kFlagNull : (check_inputs ? kFlagDownloadInputs : 0);
     c->flush_token = static_cast<uint32_t>(1 + rng_() % 250);
     const uint8_t token = static_cast<uint8_t>(c->flush_token);
     if (auto f = Command(kCmdPrepare, deadline)) return f;
@@ -543,12 +546,21 @@ class Supervisor {
           modified.push_back(l.args[a].name);
   }
 
-  void AddDeviceCanary(const std::string& lines, nlohmann::json& canary) {
+  // What a device with memory of its own reported: "canary <side> <arg>" and "modified <arg>"
+  // lines. Argument names are checked against the layout (the lines are the host's word).
+  void AddDeviceCanary(const std::string& lines, nlohmann::json& canary, nlohmann::json& modified) {
     size_t p = 0;
     while (p < lines.size()) {
       size_t e = lines.find('\n', p);
       std::string line = lines.substr(p, e == std::string::npos ? std::string::npos : e - p);
       p = e == std::string::npos ? lines.size() : e + 1;
+      if (line.rfind("modified ", 0) == 0) {
+        const std::string name = line.substr(9);
+        for (size_t a = 0; a < shared_.layout().n_in; ++a)
+          if (shared_.layout().args[a].name == name && std::find(modified.begin(), modified.end(), name) == modified.end())
+            modified.push_back(name);
+        continue;
+      }
       if (line.rfind("canary ", 0) != 0) continue;
       std::string rest = line.substr(7);
       size_t sp = rest.find(' ');
@@ -587,7 +599,7 @@ class Supervisor {
       return Failure{std::string(rp::kRuntimeError), "runner: run: slot not loaded"};
     auto deadline = Clock::now() + std::chrono::milliseconds(h.value("timeout_ms", int64_t{30000}));
     CallTimes t;
-    if (auto f = Call(slot, false, deadline, t, h.value("same_addresses", false))) return f;
+    if (auto f = Call(slot, false, deadline, t, h.value("same_addresses", false), true)) return f;
     std::vector<Tensor> outs;
     for (size_t a = l.n_in; a < l.args.size(); ++a) {
       Tensor t_out(l.args[a].name, l.args[a].dtype, l.args[a].shape);
@@ -601,7 +613,7 @@ class Supervisor {
       if (std::memcmp(outs[a - l.n_in].data(), shared_.Data(0, a), outs[a - l.n_in].nbytes()) != 0)
         late.push_back(l.args[a].name);
     Observe(slot, true, canary, modified);
-    AddDeviceCanary(t.device_canary, canary);
+    AddDeviceCanary(t.device_canary, canary, modified);
     if (auto died = Reap()) return died;
     Reply({{"ok", true},
            {"latency_ns", t.inner_ns},
@@ -645,7 +657,7 @@ class Supervisor {
       const bool full = req.value("full", false);
       const auto c0 = Clock::now();
       CallTimes t;
-      if (auto f = Call(slot, false, deadline, t)) return f;
+      if (auto f = Call(slot, false, deadline, t, false, full)) return f;
       // The kernel's latency: its own figure, but never less than the span seen here minus
       // the calibrated round trip.
       const double latency = std::max(t.inner_ns, t.outer_ns - round_trip);
@@ -667,7 +679,7 @@ class Supervisor {
         }
       }
       Observe(slot, full, canary, modified);
-      AddDeviceCanary(t.device_canary, canary);
+      AddDeviceCanary(t.device_canary, canary, modified);
       fp |= t.fp_changed;
       calls.push_back({{"slot", slot},
                        {"full", full},

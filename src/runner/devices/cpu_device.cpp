@@ -55,7 +55,7 @@ class CpuDevice final : public Device {
     return Status::Ok();
   }
 
-  Status Upload(void* const*) override { return Status::Ok(); }
+  Status Upload(void* const*, int, int) override { return Status::Ok(); }
 
   Status Launch(void* const* args) override {
     try {
