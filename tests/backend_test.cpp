@@ -217,6 +217,7 @@ class RecordingBackend final : public Backend {
     return Status::Ok();
   }
   nlohmann::json Toolchain() const override { return {{"compiler", "none"}}; }
+  Result<PeaksProbe> Peaks(int) const override { return Unavailable("a recording backend has no device"); }
 };
 
 TEST(BuildPipeline, RunsTheAntiCheatStageAroundEveryBackendsCompile) {

@@ -37,10 +37,17 @@ TEST(RunRecord, EventsReplayIntoProgress) {
     ASSERT_TRUE((*r)->Append(Iter("level1/19_relu", 3, true, 1.5, "")).ok());
     ASSERT_TRUE((*r)->Append(Iter("level1/19_relu", 4, false, std::nullopt, "compile error")).ok());
     ASSERT_TRUE((*r)->Append({{"type", "session_end"}, {"wall_seconds", 12.5}}).ok());
-    auto path = (*r)->SaveAttempt("level1/19_relu", 4, "int x;\n");
+    auto path = (*r)->SaveAttempt("level1/19_relu", 4, "int x;\n", ".cpp");
     ASSERT_TRUE(path.ok());
     EXPECT_EQ(*path, "attempts/level1__19_relu/004.cpp");
-    ASSERT_TRUE((*r)->SaveBest("level1/19_relu", "best;\n", {{"median_ms", 1.5}}).ok());
+    ASSERT_TRUE((*r)->SaveBest("level1/19_relu", "best;\n", {{"median_ms", 1.5}}, ".cpp").ok());
+    // Another backend's kernels keep its extension.
+    auto cl = (*r)->SaveAttempt("level1/19_relu", 5, "__kernel void k() {}\n", ".cl");
+    ASSERT_TRUE(cl.ok());
+    EXPECT_EQ(*cl, "attempts/level1__19_relu/005.cl");
+    ASSERT_TRUE((*r)->SaveBest("level1/19_relu", "k;\n", {{"median_ms", 1.0}}, ".cl").ok());
+    EXPECT_TRUE(fs::exists((*r)->BestKernelPath("level1/19_relu", ".cl")));
+    EXPECT_EQ((*r)->BestKernelPath("level1/19_relu", ".cl").filename(), "kernel.cl");
     EXPECT_EQ((*r)->TaskState("level1/19_relu").iterations, 4);
     EXPECT_TRUE((*r)->progress().tasks.empty()) << "progress() is the state at open";
   }

@@ -231,7 +231,8 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
   }
   // The refine method's start point: its own best kernel of this run.
   std::string best_code;
-  if (auto b = ReadFile(sh.record.dir() / "best" / TaskDirName(ref.id) / "kernel.cpp"); b.ok()) best_code = *b;
+  const SourceLanguage& lang = sh.backend.language();
+  if (auto b = ReadFile(sh.record.BestKernelPath(ref.id, lang.extension)); b.ok()) best_code = *b;
 
   bool feasible = prog.feasible;
   std::optional<double> best_ms = prog.best_ms, baseline_ms;
@@ -302,9 +303,9 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     }
 
     // Verify.
-    Extraction x = ExtractKernel(reply->text, "evokernel_forward", reply->finish_reason);
+    Extraction x = ExtractKernel(reply->text, lang.entry_point, reply->finish_reason, lang.reply_hint);
     EvalResult er;
-    EVK_ASSIGN_OR_RETURN(std::string attempt, sh.record.SaveAttempt(ref.id, it, x.ok ? x.code : reply->text));
+    EVK_ASSIGN_OR_RETURN(std::string attempt, sh.record.SaveAttempt(ref.id, it, x.ok ? x.code : reply->text, lang.extension));
     if (x.ok) {
       EVK_ASSIGN_OR_RETURN(er, verifier.Evaluate(x.code, (sh.record.dir() / attempt).string()));
     } else {
@@ -409,7 +410,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       best_code = x.code;
       nlohmann::json rj = er.ToJson();
       rj["iteration"] = it;
-      EVK_RETURN_IF_ERROR(sh.record.SaveBest(ref.id, x.code, rj));
+      EVK_RETURN_IF_ERROR(sh.record.SaveBest(ref.id, x.code, rj, lang.extension));
     }
     nlohmann::json ev = {{"type", "iteration"},
                          {"task", ref.id},

@@ -48,20 +48,22 @@ std::vector<Block> FencedBlocks(std::string_view reply) {
 bool LooksLikeCodeStart(std::string_view t) {
   static constexpr std::string_view kStarts[] = {"#include", "#pragma", "#define", "extern", "template",
                                                   "namespace", "static",  "inline",  "typedef", "using",
-                                                  "struct",   "//",      "/*",      "constexpr", "void "};
+                                                  "struct",   "//",      "/*",      "constexpr", "void ",
+                                                  "__kernel", "kernel "};
   for (auto s : kStarts)
     if (t.substr(0, s.size()) == s) return true;
   return false;
 }
 
-std::string EntryHint(std::string_view entry) {
-  return "reply with the complete kernel source in one ```cpp fenced block that defines extern \"C\" " +
-         std::string(entry) + " as declared in the contract header";
-}
-
 }  // namespace
 
-Extraction ExtractKernel(std::string_view reply, std::string_view entry, std::string_view finish_reason) {
+Extraction ExtractKernel(std::string_view reply, std::string_view entry, std::string_view finish_reason,
+                         std::string_view hint_in) {
+  const std::string hint = !hint_in.empty()
+                               ? std::string(hint_in)
+                               : "reply with the complete kernel source in one ```cpp fenced block that defines extern "
+                                 "\"C\" " + std::string(entry) + " as declared in the contract header";
+  auto EntryHint = [&](std::string_view) { return hint; };
   Extraction x;
   if (TrimView(reply).empty() || reply.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     x.failure = "empty_response";
@@ -115,7 +117,7 @@ Extraction ExtractKernel(std::string_view reply, std::string_view entry, std::st
     pos = nl + 1;
   }
   x.failure = "no_code";
-  x.feedback = "the reply mentions " + std::string(entry) + " but contains no recognisable C++ source; " +
+  x.feedback = "the reply mentions " + std::string(entry) + " but contains no recognisable source code; " +
                EntryHint(entry);
   return x;
 }

@@ -29,9 +29,11 @@ struct Extraction {
 //  2. A fence opened and never closed: "truncated" when `finish_reason` is "length" or no
 //     complete block mentions the entry point; otherwise rule 1 applies to the complete ones.
 //  3. No fences: if the reply mentions the entry point, the code runs from the first line that
-//     looks like C/C++ (#include, #pragma, #define, extern, template, namespace, static,
-//     inline, typedef, using, struct, //, /*) to the end; else "no_code".
+//     looks like C/C++ or OpenCL C (#include, #pragma, #define, extern, template, namespace,
+//     static, inline, typedef, using, struct, __kernel, //, /*) to the end; else "no_code".
+// `hint` says how a reply should hold a kernel (SourceLanguage::reply_hint); the CPU backend's
+// when empty.
 Extraction ExtractKernel(std::string_view reply, std::string_view entry_point = "evokernel_forward",
-                         std::string_view finish_reason = "");
+                         std::string_view finish_reason = "", std::string_view hint = "");
 
 }  // namespace evokernel

@@ -196,8 +196,9 @@ RunProgress RunRecord::Totals() {
   return live_;
 }
 
-Result<std::string> RunRecord::SaveAttempt(const std::string& task_id, int iteration, const std::string& source) {
-  fs::path rel = fs::path("attempts") / TaskDirName(task_id) / fmt::format("{:03d}.cpp", iteration);
+Result<std::string> RunRecord::SaveAttempt(const std::string& task_id, int iteration, const std::string& source,
+                                           std::string_view extension) {
+  fs::path rel = fs::path("attempts") / TaskDirName(task_id) / fmt::format("{:03d}{}", iteration, extension);
   std::error_code ec;
   fs::create_directories((dir_ / rel).parent_path(), ec);
   if (ec) return IoError("cannot create " + (dir_ / rel).parent_path().string() + ": " + ec.message());
@@ -205,12 +206,17 @@ Result<std::string> RunRecord::SaveAttempt(const std::string& task_id, int itera
   return rel.string();
 }
 
-Status RunRecord::SaveBest(const std::string& task_id, const std::string& source, const nlohmann::json& result) {
+fs::path RunRecord::BestKernelPath(const std::string& task_id, std::string_view extension) const {
+  return dir_ / "best" / TaskDirName(task_id) / ("kernel" + std::string(extension));
+}
+
+Status RunRecord::SaveBest(const std::string& task_id, const std::string& source, const nlohmann::json& result,
+                           std::string_view extension) {
   fs::path d = dir_ / "best" / TaskDirName(task_id);
   std::error_code ec;
   fs::create_directories(d, ec);
   if (ec) return IoError("cannot create " + d.string() + ": " + ec.message());
-  EVK_RETURN_IF_ERROR(WriteFileAtomic(d / "kernel.cpp", source));
+  EVK_RETURN_IF_ERROR(WriteFileAtomic(BestKernelPath(task_id, extension), source));
   return WriteFileAtomic(d / "result.json", result.dump(2) + "\n");
 }
 

@@ -3,8 +3,8 @@
 //   <runs dir>/<run id>/
 //     config.json           the run's configuration (never an API key)
 //     events.jsonl          one JSON object per line, appended and fsync'ed as things happen
-//     attempts/<task>/<iteration>.cpp   every generated kernel
-//     best/<task>/kernel.cpp, best/<task>/result.json   the best feasible kernel so far
+//     attempts/<task>/<iteration><ext>  every generated kernel (<ext>: the backend's, .cpp or .cl)
+//     best/<task>/kernel<ext>, best/<task>/result.json   the best feasible kernel so far
 //
 // events.jsonl is the source of truth. An event is written only after everything it
 // describes is durable (the memory bank transaction, the attempt file), so after a crash a
@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -82,10 +83,16 @@ class RunRecord {
 
   // Appends one event (adds "time" when absent), fsyncs, and folds it into progress().
   Status Append(nlohmann::json event);
-  // Stores an attempt's source; returns its path relative to the run directory.
-  Result<std::string> SaveAttempt(const std::string& task_id, int iteration, const std::string& source);
-  // Replaces the task's best kernel and its result JSON (atomically, file by file).
-  Status SaveBest(const std::string& task_id, const std::string& source, const nlohmann::json& result);
+  // Stores an attempt's source as <iteration><extension> (the backend's source extension);
+  // returns its path relative to the run directory.
+  Result<std::string> SaveAttempt(const std::string& task_id, int iteration, const std::string& source,
+                                  std::string_view extension);
+  // Replaces the task's best kernel (kernel<extension>) and its result JSON (atomically, file by
+  // file).
+  Status SaveBest(const std::string& task_id, const std::string& source, const nlohmann::json& result,
+                  std::string_view extension);
+  // The task's best kernel file (which may not exist yet).
+  std::filesystem::path BestKernelPath(const std::string& task_id, std::string_view extension) const;
 
  private:
   RunRecord() = default;

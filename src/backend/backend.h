@@ -60,6 +60,9 @@ struct SourceLanguage {
   std::vector<std::string> fences;  // Markdown code-fence tags a model may use: {"cpp", "c++"}
   std::string entry_point;  // what a kernel must contain, as named in feedback: "evokernel_forward"
   std::string kernel_file;  // the name the kernel has in findings and compiler output: "kernel.cpp"
+  // How a reply should hold a kernel, for extraction feedback: "reply with the complete kernel
+  // source in one ```cpp fenced block that defines ...".
+  std::string reply_hint;
 };
 
 // What Compile produced (or why not).
@@ -71,6 +74,12 @@ struct CompileOutput {
   std::string log;                  // full tool output, private paths removed
   std::string feedback;             // trimmed diagnostics for a model
   double seconds = 0;
+};
+
+// How a backend's device is measured for the roofline check (roofline/roofline.h).
+struct PeaksProbe {
+  std::string device;             // identity of the measured device: part of the cache key
+  std::vector<std::string> argv;  // a micro-benchmark that prints MachinePeaks JSON
 };
 
 class Backend {
@@ -108,6 +117,10 @@ class Backend {
 
   // Toolchain identity for result stamps: {"compiler": "...", "flags": "...", ...}.
   virtual nlohmann::json Toolchain() const = 0;
+
+  // The device's roofline peaks with `threads` granted threads: measured by a micro-benchmark
+  // on that device. Fails when the device cannot be named (its toolchain is missing).
+  virtual Result<PeaksProbe> Peaks(int threads) const = 0;
 };
 
 // argv that starts a runner for a built artifact of `backend` with `threads` worker threads.

@@ -203,15 +203,25 @@ int RunEval(const EvalArgs& a) {
   return r->feasible ? kExitFeasible : kExitInfeasible;
 }
 
-int RunMachine(int threads, bool remeasure, bool json) {
-  auto peaks = LoadOrMeasurePeaks(threads, remeasure);
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+int RunMachine(const std::string& backend_name, int threads, bool remeasure, bool json) {
+  auto backend = MakeBackend(backend_name);
+  if (!backend.ok()) return Fail(backend.status());
+  auto probe = (*backend)->Peaks(threads);
+  if (!probe.ok()) return Fail(probe.status());
+  auto peaks = LoadOrMeasurePeaks(probe->device, probe->argv, threads, remeasure);
   if (!peaks.ok()) return Fail(peaks.status());
   if (json) {
     std::cout << peaks->ToJson().dump(2) << "\n";
     return 0;
   }
-  std::cout << fmt::format("cpu          {}\nthreads      {}\npeak fp32    {:.1f} GFLOP/s\n", peaks->cpu, peaks->threads,
-                           peaks->flops_per_s / 1e9);
+  std::cout << fmt::format("backend      {}\ndevice       {}\nthreads      {}\npeak fp32    {:.1f} GFLOP/s\n",
+                           backend_name, peaks->device, peaks->threads, peaks->flops_per_s / 1e9);
   for (const auto& [bytes, rate] : peaks->read_bandwidth)
     std::cout << fmt::format("read bw      {:>9.0f} KiB resident: {:.1f} GB/s\n", bytes / 1024, rate / 1e9);
   std::cout << "cached in    " << peaks->cache_file << "\n";
@@ -328,7 +338,9 @@ int main(int argc, char** argv) {
   auto* eval = app.add_subcommand("eval", "Verify one kernel against a task: compile, check correctness, time vs PyTorch");
   eval->add_option("--task,-t", ea.task, "Task id (level1/19_relu) or path to a KernelBench .py file")->required();
   eval->add_option("--kernel,-k", ea.kernel, "Kernel source file")->required()->check(CLI::ExistingFile);
-  eval->add_option("--backend,-b", ea.backend, "Backend")->default_val("cpu")->envname("EVOKERNEL_BACKEND");
+  eval->add_option("--backend,-b", ea.backend, "Backend (" + JoinNames(BackendNames()) + ")")
+      ->default_val("cpu")
+      ->envname("EVOKERNEL_BACKEND");
   eval->add_option("--trials", ea.trials, "Correctness trials (fresh seeds for inputs and weights each)")
       ->default_val(5)
       ->check(CLI::Range(1, 1000));
@@ -409,6 +421,10 @@ int main(int argc, char** argv) {
   machine->add_option("--threads", machine_threads, "Threads")->default_val(1)->envname("EVOKERNEL_THREADS")
       ->check(CLI::Range(1, 4096));
   machine->add_flag("--remeasure", machine_remeasure, "Measure again instead of using the cached figures");
+  std::string machine_backend = "cpu";
+  machine->add_option("--backend,-b", machine_backend, "Backend whose device to measure (" + JoinNames(BackendNames()) + ")")
+      ->default_val("cpu")
+      ->envname("EVOKERNEL_BACKEND");
   machine->add_flag("--json", machine_json, "JSON output");
 
   auto* version = app.add_subcommand("version", "Print version, commit and environment");
@@ -433,7 +449,7 @@ int main(int argc, char** argv) {
   if (llm_cmd->parsed()) return llm_cmd->Run();
   if (evolve_cmd->parsed()) return evolve_cmd->Run();
   if (report_cmd->parsed()) return report_cmd->Run();
-  if (machine->parsed()) return RunMachine(machine_threads, machine_remeasure, machine_json);
+  if (machine->parsed()) return RunMachine(machine_backend, machine_threads, machine_remeasure, machine_json);
   if (version->parsed()) {
     nlohmann::json j = EnvironmentStamp();
     j["data_dir"] = DataDir().string();

@@ -27,8 +27,8 @@ double MachinePeaks::BandwidthFor(double working_set_bytes) const {
 nlohmann::json MachinePeaks::ToJson() const {
   nlohmann::json bw = nlohmann::json::array();
   for (const auto& [bytes, rate] : read_bandwidth) bw.push_back({{"bytes", bytes}, {"bytes_per_s", rate}});
-  return {{"version", kPeaksVersion}, {"threads", threads}, {"cpu", cpu}, {"flops_per_s", flops_per_s},
-          {"read_bandwidth", bw}, {"cache_file", cache_file}};
+  return {{"version", kPeaksVersion}, {"device", device}, {"threads", threads}, {"cpu", cpu},
+          {"flops_per_s", flops_per_s}, {"read_bandwidth", bw}, {"cache_file", cache_file}};
 }
 
 Result<MachinePeaks> MachinePeaks::FromJson(const nlohmann::json& j) {
@@ -37,6 +37,7 @@ Result<MachinePeaks> MachinePeaks::FromJson(const nlohmann::json& j) {
     p.threads = j.at("threads").get<int>();
     p.flops_per_s = j.at("flops_per_s").get<double>();
     p.cpu = j.value("cpu", "");
+    if (j.contains("device") && j["device"].is_string()) p.device = j["device"].get<std::string>();
     for (const auto& e : j.at("read_bandwidth"))
       p.read_bandwidth.emplace_back(e.at("bytes").get<double>(), e.at("bytes_per_s").get<double>());
     std::sort(p.read_bandwidth.begin(), p.read_bandwidth.end());
@@ -50,12 +51,11 @@ Result<MachinePeaks> MachinePeaks::FromJson(const nlohmann::json& j) {
   }
 }
 
-Result<MachinePeaks> LoadOrMeasurePeaks(int threads, bool remeasure) {
+Result<MachinePeaks> LoadOrMeasurePeaks(const std::string& device, const std::vector<std::string>& argv, int threads,
+                                        bool remeasure) {
   threads = std::max(threads, 1);
   const std::string cpu = CpuModelName();
-  const std::string key =
-      Sha256Hex(std::string(kPeaksVersion) + "\n" + cpu + "\n" + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)))
-          .substr(0, 16);
+  const std::string key = Sha256Hex(std::string(kPeaksVersion) + "\n" + device).substr(0, 16);
   const fs::path file = CacheDir() / "machine" / ("peaks-" + key + "-t" + std::to_string(threads) + ".json");
   if (!remeasure) {
     if (auto text = ReadFile(file); text.ok()) {
@@ -71,19 +71,21 @@ Result<MachinePeaks> LoadOrMeasurePeaks(int threads, bool remeasure) {
     }
   }
   SpawnOptions so;
-  so.argv = {HelperExecutable("evokernel-peaks", "EVOKERNEL_PEAKS").string(), "--threads", std::to_string(threads)};
+  so.argv = argv;
+  const std::string tool = argv.empty() ? std::string("(none)") : fs::path(argv[0]).filename().string();
   auto run = RunCommand(so, std::chrono::seconds(120));
-  if (!run.ok()) return Unavailable("could not run evokernel-peaks: " + run.status().message());
+  if (!run.ok()) return Unavailable("could not run " + tool + ": " + run.status().message());
   if (!run->exit.exited || run->exit.exit_code != 0)
-    return Unavailable("evokernel-peaks failed (" + run->exit.Describe() + "): " + run->err.substr(0, 500));
-  Result<MachinePeaks> peaks = InvalidArgument("evokernel-peaks printed no JSON");
+    return Unavailable(tool + " failed (" + run->exit.Describe() + "): " + run->err.substr(0, 500));
+  Result<MachinePeaks> peaks = InvalidArgument(tool + " printed no JSON");
   try {
     peaks = MachinePeaks::FromJson(nlohmann::json::parse(run->out));
   } catch (const std::exception& e) {
-    return Unavailable(std::string("evokernel-peaks printed malformed JSON: ") + e.what());
+    return Unavailable(tool + " printed malformed JSON: " + e.what());
   }
   if (!peaks.ok()) return Unavailable(peaks.status().message());
   peaks->cpu = cpu;
+  peaks->device = device;
   peaks->cache_file = file.string();
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);

@@ -11,12 +11,13 @@
 //     such as Winograd convolution or Strassen, can beat it; that is a reason for review, not
 //     a verdict.)
 //   - Bytes: every argument read or written once (TaskSpec::CompulsoryBytes).
-//   - Peaks: measured on this machine by evokernel-peaks with the evaluation's thread count:
+//   - Peaks: measured on the backend's device by its micro-benchmark (evokernel-peaks for the
+//     CPU, `evokernel-clc peaks` for an OpenCL device) with the evaluation's thread count:
 //     fp32 FMA throughput on the widest vectors, and the read bandwidth of a buffer already
 //     resident in cache at the working-set size (an upper bound: the timing loop flushes the
 //     cache before every call, so real kernels see memory bandwidth).
-// Peaks are measured once per CPU model and thread count and cached under
-// <cache dir>/machine/ (about 1 s); `evokernel machine --remeasure` refreshes them.
+// Peaks are measured once per device and thread count and cached under <cache dir>/machine/
+// (about 1 s); `evokernel machine --remeasure` refreshes them.
 #pragma once
 
 #include <string>
@@ -31,6 +32,7 @@
 namespace evokernel {
 
 struct MachinePeaks {
+  std::string device;  // which device was measured ("cpu:<model>:<cores>", "opencl:<platform>:<device>:...")
   int threads = 1;
   double flops_per_s = 0;                                 // fp32
   std::vector<std::pair<double, double>> read_bandwidth;  // (buffer bytes, bytes/s), ascending
@@ -45,9 +47,11 @@ struct MachinePeaks {
   static Result<MachinePeaks> FromJson(const nlohmann::json& j);
 };
 
-// The peaks for `threads`, from the cache or measured now. Errors: kUnavailable when
-// evokernel-peaks is missing or fails (the verifier then reports the check as not done).
-Result<MachinePeaks> LoadOrMeasurePeaks(int threads, bool remeasure = false);
+// The peaks of `device` for `threads`, from the cache or measured now by running `argv` (a
+// backend's micro-benchmark: Backend::Peaks). Errors: kUnavailable when the benchmark is missing
+// or fails (the verifier then reports the check as not done).
+Result<MachinePeaks> LoadOrMeasurePeaks(const std::string& device, const std::vector<std::string>& argv, int threads,
+                                        bool remeasure = false);
 
 struct RooflineBound {
   double flops = -1;  // lower bound; -1 when the profiler gave none

@@ -647,7 +647,10 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
     }
   }
   if (opt_.roofline) {
-    if (!peaks_) peaks_ = LoadOrMeasurePeaks(opt_.threads);  // once per verifier
+    if (!peaks_) {  // once per verifier
+      auto probe = backend_.Peaks(opt_.threads);
+      peaks_ = probe.ok() ? LoadOrMeasurePeaks(probe->device, probe->argv, opt_.threads) : Result<MachinePeaks>(probe.status());
+    }
     const Result<MachinePeaks>& peaks = *peaks_;
     if (!peaks.ok()) {
       r.roofline_note = "roofline check not done: " + peaks.status().message();

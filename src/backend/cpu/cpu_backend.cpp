@@ -348,7 +348,9 @@ class CpuBackend final : public Backend {
   }
 
   const SourceLanguage& language() const override {
-    static const SourceLanguage lang{"C++17", ".cpp", {"cpp", "c++", "cxx", "c"}, "evokernel_forward", kKernelName};
+    static const SourceLanguage lang{"C++17", ".cpp", {"cpp", "c++", "cxx", "c"}, "evokernel_forward", kKernelName,
+                                     "reply with the complete kernel source in one ```cpp fenced block that defines "
+                                     "extern \"C\" evokernel_forward as declared in the contract header"};
     return lang;
   }
 
@@ -447,6 +449,12 @@ class CpuBackend final : public Backend {
   Status CheckArtifact(const fs::path& dir, const CompileOutput& compiled, CheckReport& report) const override {
     // What the object imports and links.
     return ScanObject(dir / compiled.artifact, report);
+  }
+
+  Result<PeaksProbe> Peaks(int threads) const override {
+    return PeaksProbe{"cpu:" + CpuModelName() + ":" + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)),
+                      {HelperExecutable("evokernel-peaks", "EVOKERNEL_PEAKS").string(), "--threads",
+                       std::to_string(std::max(threads, 1))}};
   }
 
   nlohmann::json Toolchain() const override {

@@ -261,12 +261,19 @@ int Build(int argc, char** argv) {
 // ---- peaks ----
 
 const char* kPeaksSource = R"CL(
-__kernel void rd(__global const float4* a, __global float* out, int n4, int reps) {
-  const int gid = get_global_id(0), gs = get_global_size(0);
-  float4 s = (float4)(0.0f);
-  for (int r = 0; r < reps; ++r)
-    for (int i = gid; i < n4; i += gs) s += a[i];
-  out[gid] = s.x + s.y + s.z + s.w;
+__kernel void rd(__global const float* a, __global float* out, int chunk16, int reps) {
+  // Each work-item sums its own contiguous chunk with 16-wide loads (what a CPU device streams
+  // fastest); several accumulators hide the add latency.
+  const int gid = get_global_id(0);
+  __global const float* p = a + (size_t)gid * chunk16 * 16;
+  float16 s0 = (float16)(0.0f), s1 = (float16)(0.0f);
+  for (int r = 0; r < reps; ++r) {
+    int i = 0;
+    for (; i + 1 < chunk16; i += 2) { s0 += vload16(i, p); s1 += vload16(i + 1, p); }
+    if (i < chunk16) s0 += vload16(i, p);
+  }
+  float16 s = s0 + s1;
+  out[gid] = s.s0 + s.s1 + s.s2 + s.s3 + s.s4 + s.s5 + s.s6 + s.s7 + s.s8 + s.s9 + s.sa + s.sb + s.sc + s.sd + s.se + s.sf;
 }
 __kernel void fma8(__global float* out, int iters, float m) {
   float8 a = (float8)(get_global_id(0) * 1e-9f), b = a + 1.0f, c = a + 2.0f, d = a + 3.0f;
@@ -329,27 +336,39 @@ int Peaks(int argc, char** argv) {
     }
   }
   // Read bandwidth per buffer size: the best of several passes over a buffer already resident
-  // (the highest figure an honest kernel could see at that working set).
+  // (the highest figure an honest kernel could see at that working set), over a few launch
+  // shapes (work-items per compute unit), since which one a device streams fastest varies.
   nlohmann::json bw = nlohmann::json::array();
   for (size_t bytes = size_t{32} << 10; bytes <= size_t{256} << 20; bytes *= 4) {
     cl_mem a = clCreateBuffer(ctx, CL_MEM_READ_ONLY, bytes, nullptr, &e);
     if (e != CL_SUCCESS) break;
-    std::vector<float> zeros(bytes / sizeof(float), 1.0f);
-    clEnqueueWriteBuffer(q, a, CL_TRUE, 0, bytes, zeros.data(), 0, nullptr, nullptr);
-    const int n4 = static_cast<int>(bytes / 16);
-    int reps = static_cast<int>(std::max<size_t>(1, (size_t{64} << 20) / bytes));
-    clSetKernelArg(rd, 0, sizeof a, &a);
-    clSetKernelArg(rd, 1, sizeof out, &out);
-    clSetKernelArg(rd, 2, sizeof n4, &n4);
-    clSetKernelArg(rd, 3, sizeof reps, &reps);
+    std::vector<float> ones(bytes / sizeof(float), 1.0f);
+    clEnqueueWriteBuffer(q, a, CL_TRUE, 0, bytes, ones.data(), 0, nullptr, nullptr);
+    const int reps = static_cast<int>(std::max<size_t>(1, (size_t{64} << 20) / bytes));
     double best = 0;
-    for (int run = 0; run < 5; ++run) {
-      cl_event ev;
-      clEnqueueNDRangeKernel(q, rd, 1, nullptr, &global, &local, 0, nullptr, &ev);
-      clFinish(q);
-      const double ns = EventNs(ev);
-      clReleaseEvent(ev);
-      if (ns > 0) best = std::max(best, double(bytes) * reps / ns * 1e9);
+    for (size_t items_per_cu : {size_t{1}, size_t{4}, size_t{16}, size_t{64}}) {
+      size_t items = std::max<size_t>(1, size_t{cus} * items_per_cu);
+      while (items > 1 && bytes / 64 / items < 4) items /= 2;  // at least 4 loads per work-item
+      const int chunk16 = static_cast<int>(bytes / 64 / items);
+      if (chunk16 < 1) continue;
+      const size_t lsz = std::min<size_t>(items, 16);
+      const size_t gsz = (items / lsz) * lsz;
+      if (gsz == 0 || gsz * sizeof(float) > global * sizeof(float) * 64) continue;
+      cl_mem o = clCreateBuffer(ctx, CL_MEM_READ_WRITE, gsz * sizeof(float), nullptr, &e);
+      clSetKernelArg(rd, 0, sizeof a, &a);
+      clSetKernelArg(rd, 1, sizeof o, &o);
+      clSetKernelArg(rd, 2, sizeof chunk16, &chunk16);
+      clSetKernelArg(rd, 3, sizeof reps, &reps);
+      for (int run = 0; run < 4; ++run) {
+        cl_event ev;
+        if (clEnqueueNDRangeKernel(q, rd, 1, nullptr, &gsz, &lsz, 0, nullptr, &ev) != CL_SUCCESS) break;
+        clFinish(q);
+        const double ns = EventNs(ev);
+        clReleaseEvent(ev);
+        const double read = double(gsz) * chunk16 * 64 * reps;
+        if (ns > 0) best = std::max(best, read / ns * 1e9);
+      }
+      clReleaseMemObject(o);
     }
     clReleaseMemObject(a);
     if (best > 0) bw.push_back({{"bytes", bytes}, {"bytes_per_s", best}});

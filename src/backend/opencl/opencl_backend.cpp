@@ -157,7 +157,9 @@ class OpenClBackend final : public Backend {
 
   const SourceLanguage& language() const override {
     static const SourceLanguage lang{"OpenCL C 1.2 with a launch plan", ".cl", {"opencl", "cl", "c"}, "//@launch",
-                                     kKernelName};
+                                     kKernelName,
+                                     "reply with the complete kernel file in one ```opencl fenced block: the __kernel "
+                                     "functions and one //@launch line per launch (see the contract)"};
     return lang;
   }
 
@@ -359,6 +361,16 @@ class OpenClBackend final : public Backend {
     // source rules and the runtime sandbox still apply (docs/backends.md).
     (void)objects;
     return Status::Ok();
+  }
+
+  Result<PeaksProbe> Peaks(int threads) const override {
+    std::string err;
+    const nlohmann::json& info = DeviceInfo(&err);
+    if (info.is_null()) return Unavailable("no OpenCL device: " + err);
+    return PeaksProbe{"opencl:" + info.value("platform_version", std::string()) + ":" + info.value("device", std::string()) +
+                          ":" + info.value("driver_version", std::string()),
+                      {ClcPath().string(), "peaks", "--threads", std::to_string(std::max(threads, 1)), "--device",
+                       DeviceArg()}};
   }
 
   nlohmann::json Toolchain() const override {
