@@ -2,8 +2,13 @@
 // stage with the right category. The first line of each file says what must happen:
 //   // expect: <stage>/<failure>[|[<stage>/]<failure>...] task=<task id> [args=<a>,<b>] [feedback=<word>]
 //                                                                  [timing=default]
+//   // expect: feasible task=<task id> ...
 // Alternatives are separated by '|'; one without a stage has the stage before it. A cheat
-// whose effect is random (a data race) may be caught at one of several stages.
+// whose effect is random (a data race) may be caught at one of several stages. `feasible` is for
+// an attempt that the design makes harmless rather than detects (state kept in memory that is
+// poisoned or fresh on every call): the kernel is written to return garbage if the attempt ever
+// worked, so it must come out feasible, and any state that survives a call makes it fail.
+// Files ending in .cl are OpenCL kernels, evaluated with --backend opencl (on PoCL).
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -65,7 +70,7 @@ Expectation Parse(const fs::path& f) {
 std::vector<std::string> Cheats() {
   std::vector<std::string> out;
   for (const auto& f : fs::directory_iterator(testing::TestDir() / "cheats"))
-    if (f.path().extension() == ".cpp") out.push_back(f.path().filename().string());
+    if (f.path().extension() == ".cpp" || f.path().extension() == ".cl") out.push_back(f.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -78,7 +83,11 @@ TEST_P(Cheat, IsCaughtAtTheRightStage) {
   fs::path file = testing::TestDir() / "cheats" / GetParam();
   Expectation e = Parse(file);
   ASSERT_FALSE(e.task.empty()) << "no task= in the expect line of " << file;
-  std::vector<std::string> args = {"eval", "--task", e.task, "--kernel", file.string(), "--json", "--timeout", "60"};
+  std::vector<std::string> args = {"eval", "--task", e.task, "--kernel", file.string(), "--json"};
+  if (std::find(e.args.begin(), e.args.end(), "--timeout") == e.args.end())
+    for (const char* a : {"--timeout", "60"}) args.push_back(a);
+  if (file.extension() == ".cl")
+    for (const char* a : {"--backend", "opencl"}) args.push_back(a);
   if (!e.default_timing)
     for (const char* a : {"--timing-trials", "24", "--flush-bytes", "0"}) args.push_back(a);
   args.insert(args.end(), e.args.begin(), e.args.end());
@@ -91,6 +100,12 @@ TEST_P(Cheat, IsCaughtAtTheRightStage) {
   for (int attempt = 1; attempt < 3 && e.outcomes.size() > 1 && r.exit_code == 0; ++attempt) r = RunCli(args, 300, env);
   EXPECT_EQ(r.out.find(kSecret), std::string::npos) << "the secret leaked into the result";
   EXPECT_EQ(r.err.find(kSecret), std::string::npos) << "the secret leaked into the messages";
+  if (e.outcomes.size() == 1 && e.outcomes[0].second == "feasible") {
+    EXPECT_EQ(r.exit_code, 0) << "state survived a call: " << r.json["failed_stage"] << "/" << r.json["failure"] << " "
+                              << r.json["feedback"] << r.err;
+    EXPECT_TRUE(r.json.is_object() && r.json["feasible"] == true) << r.out.substr(0, 2000);
+    return;
+  }
   ASSERT_EQ(r.exit_code, 1) << "a cheat must be infeasible: " << r.err << r.out.substr(0, 2000);
   std::string stage = r.json["failed_stage"].is_string() ? r.json["failed_stage"].get<std::string>() : "";
   std::string failure = r.json["failure"].is_string() ? r.json["failure"].get<std::string>() : "";
@@ -102,7 +117,7 @@ TEST_P(Cheat, IsCaughtAtTheRightStage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cheats, Cheat, ::testing::ValuesIn(Cheats()), [](const auto& i) {
-  return i.param.substr(0, i.param.size() - 4);
+  return i.param.substr(0, i.param.rfind('.'));
 });
 
 // The sandbox leaves nothing behind: no runner process, no temporary directory, no file the

@@ -1,13 +1,16 @@
 // End-to-end tests of `evokernel eval` through the CLI: exit codes, stages, failure categories
 // and feedback, for the kernels under tests/kernels/ and the fixtures.
 //
-// tests/kernels/<suite>__<task>/<name>.cpp: the file name says what must happen:
+// tests/kernels/<suite>__<task>/<name>.cpp (CPU) or <name>.cl (OpenCL, evaluated with
+// --backend opencl on PoCL): the file name says what must happen:
 //   naive, fast (and anything starting with "ok_")  -> feasible, timed
 //   wrong_answer                                    -> correctness / wrong_answer
 //   compile_error, wrong_signature                  -> compile / compile_error
 //   partial_output                                  -> correctness / wrong_answer, "never written"
 //   overflow                                        -> correctness / output_overflow
 //   crash                                           -> correctness / runtime_error, SIGSEGV
+//                                                      (OpenCL: load / load_error, SIGSEGV: the device's
+//                                                      first launch, on zeroed buffers, runs at load)
 //   modifies_input                                  -> correctness / input_modified
 #include <algorithm>
 #include <filesystem>
@@ -31,7 +34,9 @@ struct Expect {
   const char* feedback_has;
 };
 
-std::optional<Expect> ExpectationFor(const std::string& stem) {
+std::optional<Expect> ExpectationFor(const std::string& stem, bool opencl) {
+  if (opencl && stem == "crash") return Expect{1, "load", "load_error", "SIGSEGV"};
+  if (opencl && stem == "wrong_signature") return Expect{1, "compile", "compile_error", "arguments"};
   if (stem == "naive" || stem == "fast" || stem.rfind("ok_", 0) == 0) return Expect{0, nullptr, nullptr, ""};
   if (stem == "wrong_answer") return Expect{1, "correctness", "wrong_answer", "elements wrong"};
   if (stem == "compile_error") return Expect{1, "compile", "compile_error", "error"};
@@ -49,7 +54,8 @@ std::vector<std::string> DiscoverKernels() {
   for (const auto& d : fs::directory_iterator(KernelsDir(), ec)) {
     if (!d.is_directory()) continue;
     for (const auto& f : fs::directory_iterator(d.path(), ec))
-      if (f.path().extension() == ".cpp") out.push_back(fs::relative(f.path(), KernelsDir()).string());
+      if (f.path().extension() == ".cpp" || f.path().extension() == ".cl")
+        out.push_back(fs::relative(f.path(), KernelsDir()).string());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -66,10 +72,15 @@ class KernelCase : public ::testing::TestWithParam<std::string> {};
 TEST_P(KernelCase, IsJudgedAsItsNameSays) {
   const std::string rel = GetParam();
   const std::string stem = fs::path(rel).stem().string();
-  auto expect = ExpectationFor(stem);
+  auto expect = ExpectationFor(stem, fs::path(rel).extension() == ".cl");
   ASSERT_TRUE(expect) << "no expectation for kernel file name '" << stem << "' (" << rel << ")";
-  auto r = RunCli({"eval", "--task", TaskOf(rel), "--kernel", (KernelsDir() / rel).string(), "--json",
-                   "--timing-trials", "5", "--flush-bytes", "0", "--timeout", "60"});
+  std::vector<std::string> args = {"eval", "--task", TaskOf(rel), "--kernel", (KernelsDir() / rel).string(), "--json",
+                                   "--timing-trials", "5", "--flush-bytes", "0", "--timeout", "60"};
+  if (fs::path(rel).extension() == ".cl") {
+    args.push_back("--backend");
+    args.push_back("opencl");
+  }
+  auto r = RunCli(args);
   ASSERT_EQ(r.exit_code, expect->exit_code)
       << "stage " << (r.json.is_object() ? r.json["failed_stage"].dump() + ", failure " + r.json["failure"].dump() +
                                                 ", feedback " + r.json["feedback"].dump() + ", timing " +
@@ -113,15 +124,26 @@ INSTANTIATE_TEST_SUITE_P(Kernels, KernelCase, ::testing::ValuesIn(DiscoverKernel
                            return n;
                          });
 
-TEST(KernelCorpus, CoversAtLeastTenTasksWithNaiveAndFastKernels) {
-  std::map<std::string, int> per_task;
-  for (const auto& k : DiscoverKernels()) {
-    std::string stem = fs::path(k).stem().string();
-    if (stem == "naive" || stem == "fast") per_task[TaskOf(k)] |= stem == "naive" ? 1 : 2;
+// Per backend (file extension): at least 10 level1 tasks with a naive and a fast kernel, and for
+// OpenCL also 2 level2 tasks.
+TEST(KernelCorpus, CoversTenLevel1AndTwoLevel2TasksWithNaiveAndFastKernelsPerBackend) {
+  for (const char* ext : {".cpp", ".cl"}) {
+    std::map<std::string, int> per_task;
+    for (const auto& k : DiscoverKernels()) {
+      if (fs::path(k).extension() != ext) continue;
+      std::string stem = fs::path(k).stem().string();
+      if (stem == "naive" || stem == "fast") per_task[TaskOf(k)] |= stem == "naive" ? 1 : 2;
+    }
+    int level1 = 0, level2 = 0;
+    for (auto& [t, m] : per_task) {
+      if (m != 3) continue;
+      (t.rfind("level1/", 0) == 0 ? level1 : level2) += 1;
+    }
+    EXPECT_GE(level1, 10) << ext;
+    if (std::string(ext) == ".cl") {
+      EXPECT_GE(level2, 2) << ext;
+    }
   }
-  int complete = 0;
-  for (auto& [t, m] : per_task) complete += m == 3;
-  EXPECT_GE(complete, 10);
 }
 
 // ---- fixtures on level1/12_relu --------------------------------------------------------------

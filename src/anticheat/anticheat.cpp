@@ -609,14 +609,21 @@ const char* ReferenceNamespace(const std::string& d) {
 
 // Instructions no compiler emits for computing code: system calls and time stamps. Found in
 // the disassembly of every executable section, whatever put them there (inline assembly,
-// bytes emitted as data in a code section).
-Status ScanDisassembly(const std::filesystem::path& so, CheckReport& report) {
+// bytes emitted as data in a code section). With `fp_control`, also the instructions that load
+// the FP control state (MXCSR, x87 control word or environment): device code runs in driver
+// threads whose FP environment the runner does not check after each call, so a change of
+// rounding or flush-to-zero there must be refused before it runs.
+Status ScanDisassembly(const std::filesystem::path& so, CheckReport& report, bool fp_control = false) {
   SpawnOptions od;
   od.argv = {"objdump", "-d", "--no-show-raw-insn", "-w", so.string()};
   auto r = RunCommand(od, std::chrono::seconds(60), "", size_t{64} << 20);
   if (!r.ok() || !r->exit.ok()) return Unavailable("cannot disassemble " + so.string() + " with objdump (install binutils)");
   static const Rule kSys{"syscall", "kernels may not issue system calls (no inline assembly, no syscall instruction)"};
   static const Rule kClock{"clock", "kernels may not read time-stamp counters"};
+  static const Rule kFp{"fp_environment",
+                        "kernels may not change the floating-point environment (rounding, flush-to-zero, denormals)"};
+  static const std::set<std::string> kFpLoads = {"ldmxcsr", "vldmxcsr", "fldcw", "fldenv", "frstor", "fnrstor",
+                                                 "fxrstor", "fxrstor64", "xrstor", "xrstor64", "xrstors", "xrstors64"};
   std::istringstream in(r->out);
   std::string function = "?";
   for (std::string l; std::getline(in, l);) {
@@ -636,6 +643,8 @@ Status ScanDisassembly(const std::filesystem::path& so, CheckReport& report) {
       AddFinding(report, kSys, mnemonic + " instruction in " + function, 0, "");
     else if (mnemonic == "rdtsc" || mnemonic == "rdtscp" || mnemonic == "rdpid" || mnemonic == "rdpmc")
       AddFinding(report, kClock, mnemonic + " instruction in " + function, 0, "");
+    else if (fp_control && kFpLoads.count(mnemonic))
+      AddFinding(report, kFp, mnemonic + " instruction in " + function, 0, "");
   }
   return Status::Ok();
 }
@@ -877,7 +886,7 @@ Status ScanDeviceObject(const std::filesystem::path& so, CheckReport& report) {
                      name == ".tdata" || name == ".tbss"))
       AddFinding(report, kState, name + " section of " + std::to_string(size) + " bytes", 0, "");
   }
-  EVK_RETURN_IF_ERROR(ScanDisassembly(so, report));
+  EVK_RETURN_IF_ERROR(ScanDisassembly(so, report, /*fp_control=*/true));
   return ScanSegments(so, report);
 }
 

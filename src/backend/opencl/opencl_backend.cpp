@@ -219,7 +219,7 @@ class OpenClBackend final : public Backend {
                          " (install ocl-icd-libopencl1 and pocl-opencl-icd with scripts/install-deps.sh, or set "
                          "EVOKERNEL_OPENCL_DEVICE=PLATFORM:DEVICE)");
     // "rules:vN" changes whenever the OpenCL anti-cheat rules or the plan checks do.
-    return "opencl\n" + info.dump() + "\nselected:" + DeviceArg() + "\nrules:v1\nabi:" + std::to_string(kAbiVersion) + "\n";
+    return "opencl\n" + info.dump() + "\nselected:" + DeviceArg() + "\nrules:v2\nabi:" + std::to_string(kAbiVersion) + "\n";
   }
 
   Status Stage(const TaskSpec& spec, std::string_view source, const fs::path& dir) const override {

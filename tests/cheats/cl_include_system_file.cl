@@ -1,0 +1,8 @@
+// expect: check/anti_cheat task=level1/12_relu feedback=include
+// Includes a system file, hoping the compiler quotes its lines (secrets, host details) in its errors.
+#include "/etc/shadow"
+__kernel void relu(__global const float* restrict x, __global float* restrict out, const int n) {
+  const int i = get_global_id(0);
+  if (i < n) out[i] = fmax(x[i], 0.0f);
+}
+//@launch relu global=(round_up(x_numel, 256)) local=(256) args=(x, out, x_numel)

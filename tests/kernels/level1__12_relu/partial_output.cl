@@ -1,0 +1,6 @@
+// Writes only the first half of the output.
+__kernel void relu(__global const float* restrict x, __global float* restrict out, const int n) {
+  const int i = get_global_id(0);
+  if (i < n / 2) out[i] = fmax(x[i], 0.0f);
+}
+//@launch relu global=(round_up(x_numel, 256)) local=(256) args=(x, out, x_numel)
