@@ -77,6 +77,35 @@ TEST(Extract, ProseOnlyAndEmptyAndMissingEntryPoint) {
   EXPECT_EQ(mention_only.failure, "no_code");
 }
 
+// An OpenCL reply: the entry point is the //@launch line (a sketch without one is skipped), and
+// the feedback says how an OpenCL kernel must be sent.
+TEST(Extract, OpenClKernelWithLaunchPlan) {
+  const std::string cl =
+      "__kernel void relu(__global const float* x, __global float* out, const int n) {\n"
+      "  const int i = get_global_id(0);\n"
+      "  if (i < n) out[i] = fmax(x[i], 0.0f);\n"
+      "}\n"
+      "//@launch relu global=(round_up(x_numel, 256)) local=(256) args=(x, out, x_numel)\n";
+  const std::string hint = "reply with the complete kernel file in one ```opencl fenced block";
+  auto x = ExtractKernel("A first idea:\n```c\n__kernel void relu() {}\n```\nThe full file:\n```opencl\n" + cl +
+                             "```\n",
+                         "//@launch", "stop", hint);
+  ASSERT_TRUE(x.ok) << x.feedback;
+  EXPECT_EQ(x.code, cl);
+  EXPECT_EQ(x.blocks, 2);
+  auto raw = ExtractKernel("Here it is.\n" + cl, "//@launch", "stop", hint);
+  ASSERT_TRUE(raw.ok) << raw.feedback;
+  EXPECT_TRUE(raw.unfenced);
+  EXPECT_EQ(raw.code, cl);
+  auto no_plan = ExtractKernel("```opencl\n__kernel void relu() {}\n```\n", "//@launch", "stop", hint);
+  EXPECT_EQ(no_plan.failure, "no_entry_point");
+  EXPECT_NE(no_plan.feedback.find("//@launch"), std::string::npos) << no_plan.feedback;
+  EXPECT_NE(no_plan.feedback.find("```opencl"), std::string::npos) << no_plan.feedback;
+  EXPECT_EQ(no_plan.feedback.find("```cpp"), std::string::npos) << no_plan.feedback;
+  auto cut = ExtractKernel("```opencl\n" + cl.substr(0, 60), "//@launch", "length", hint);
+  EXPECT_EQ(cut.failure, "truncated");
+}
+
 // ------------------------------------------------------------------------------ templates
 
 TEST(Template, ValuesSectionsAndStandaloneTags) {
