@@ -189,7 +189,7 @@ class RecordingBackend final : public Backend {
   bool flag_artifact = false;
   std::string_view name() const override { return "recording"; }
   const SourceLanguage& language() const override {
-    static const SourceLanguage l{"Text", ".txt", {"text"}, "main", "kernel.txt"};
+    static const SourceLanguage l{"Text", ".txt", {"text"}, "main", "kernel.txt", "reply with the text"};
     return l;
   }
   std::string_view device() const override { return "cpu"; }

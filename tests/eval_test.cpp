@@ -98,6 +98,7 @@ TEST_P(KernelCase, IsJudgedAsItsNameSays) {
     EXPECT_GT(j["median_ms"].get<double>(), 0);
     EXPECT_GT(j["mean_ms"].get<double>(), 0);
     EXPECT_GT(j["baseline_mean_ms"].get<double>(), 0);
+    EXPECT_EQ(j["baseline_device"], "cpu");  // the CPU, and OpenCL on PoCL (a CPU device)
     EXPECT_GT(j["speedup_vs_baseline"].get<double>(), 0);
     ASSERT_EQ(j["correctness_trials"].size(), 5u);
     EXPECT_EQ(j["correctness_trials"][0]["distribution"], "default");

@@ -121,6 +121,12 @@ class Backend {
   // The device's roofline peaks with `threads` granted threads: measured by a micro-benchmark
   // on that device. Fails when the device cannot be named (its toolchain is missing).
   virtual Result<PeaksProbe> Peaks(int threads) const = 0;
+
+  // The PyTorch device the eager baseline runs on, so that a kernel is compared with PyTorch on
+  // the hardware it targets: "cpu" for the CPU backend and for OpenCL on PoCL (a CPU device).
+  // The oracle runs PyTorch on the CPU only; a backend that targets a GPU must say so here and
+  // comes with the oracle's support for that device.
+  virtual std::string_view baseline_device() const { return "cpu"; }
 };
 
 // argv that starts a runner for a built artifact of `backend` with `threads` worker threads.

@@ -117,6 +117,10 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   EvalResult r;
   r.task = spec_.ref.id;
   r.backend = std::string(backend_.name());
+  r.baseline_device = std::string(backend_.baseline_device());
+  if (r.baseline_device != "cpu")
+    return Status(StatusCode::kUnavailable, "backend '" + r.backend + "' needs its PyTorch baseline on '" +
+                                                r.baseline_device + "', but the oracle runs PyTorch on the CPU only");
   r.kernel = std::string(label);
   r.kernel_sha256 = Sha256Hex(source);
   const double atol = opt_.atol.value_or(spec_.ref.atol);
@@ -685,6 +689,7 @@ nlohmann::json EvalResult::ToJson() const {
   nlohmann::json j = {
       {"task", task},
       {"backend", backend},
+      {"baseline_device", baseline_device},
       {"kernel", kernel},
       {"kernel_sha256", kernel_sha256},
       {"feasible", feasible},

@@ -84,6 +84,7 @@ struct TrialReport {
 struct EvalResult {
   std::string task;
   std::string backend;
+  std::string baseline_device = "cpu";  // where PyTorch eager ran (Backend::baseline_device)
   std::string kernel;  // label (path) of the kernel source
   std::string kernel_sha256;
 
