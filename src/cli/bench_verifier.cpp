@@ -1,5 +1,7 @@
 // `evokernel bench verifier`: throughput and precision of the verifier, with figures printed.
 //
+// For the backend given (--backend, default cpu); kernels are the files with its extension.
+//
 //  1. Evaluations per minute: every kernel under tests/kernels (naive and fast, level1 tasks),
 //     compiled from an empty build cache, verified and timed with default settings; one oracle
 //     per task, as the agent uses it; --jobs evaluations in flight, timing never overlapping.
@@ -48,10 +50,23 @@ Result<Loaded> Load(const std::string& id, int threads) {
   return Loaded{std::move(oracle), std::move(spec)};
 }
 
+// The variant of a benchmark kernel that does 5% more work. A file may say how, in a line
+// "// slow variant appends: TEXT" (OpenCL: one more launch); otherwise `cpp_define` is put in
+// front (C++: a macro the kernel reads).
+std::string SlowVariant(const std::string& src, const std::string& cpp_define) {
+  const std::string marker = "// slow variant appends: ";
+  if (size_t p = src.find(marker); p != std::string::npos) {
+    size_t e = src.find('\n', p);
+    return src + (src.empty() || src.back() == '\n' ? "" : "\n") +
+           src.substr(p + marker.size(), e == std::string::npos ? e : e - p - marker.size()) + "\n";
+  }
+  return cpp_define + src;
+}
+
 }  // namespace
 
 int RunBenchVerifier(const BenchVerifierArgs& a) {
-  auto backend = MakeBackend("cpu");
+  auto backend = MakeBackend(a.backend);
   if (!backend.ok()) {
     std::cerr << "evokernel: error: " << backend.status().ToString() << "\n";
     return 2;
@@ -64,13 +79,15 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
   ScopedDir cleanup(*cache);
   nlohmann::json out = EnvironmentStamp();
   out["threads"] = a.threads;
+  out["backend"] = a.backend;
+  const std::string ext = (*backend)->language().extension;
   if (std::string(EVOKERNEL_BUILD_TYPE) != "Release")
     std::cerr << "WARNING: " << EVOKERNEL_BUILD_TYPE << " build; figures are not representative\n";
   auto log = [&](const std::string& s) {
     if (!a.json) std::cout << s << std::flush;
   };
-  log(fmt::format("# evokernel bench verifier: commit {}, {} build, {}, {} thread(s)\n", GitCommit(),
-                  EVOKERNEL_BUILD_TYPE, out["cpu"].get<std::string>(), a.threads));
+  log(fmt::format("# evokernel bench verifier: backend {}, commit {}, {} build, {}, {} thread(s)\n", a.backend,
+                  GitCommit(), EVOKERNEL_BUILD_TYPE, out["cpu"].get<std::string>(), a.threads));
 
   // 1. Throughput.
   fs::path kernels_dir = a.kernels_dir.empty() ? DataDir() / "tests" / "kernels" : fs::path(a.kernels_dir);
@@ -91,8 +108,8 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
   for (size_t i = 0; i < dirs.size(); ++i) task_mu.push_back(std::make_unique<std::mutex>());
   std::vector<std::pair<size_t, std::string>> queue;  // (task index, kernel file)
   for (size_t i = 0; i < dirs.size(); ++i)
-    for (const char* k : {"naive.cpp", "fast.cpp"})
-      if (fs::exists(dirs[i] / k)) queue.emplace_back(i, k);
+    for (const char* k : {"naive", "fast"})
+      if (fs::exists(dirs[i] / (k + ext))) queue.emplace_back(i, k + ext);
   int evals = 0, feasible = 0, noisy = 0;
   std::map<std::string, double> stage_sum;
   Status failure;
@@ -188,13 +205,13 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
     std::cerr << "evokernel: error: " << mm.status().ToString() << "\n";
     return 2;
   }
-  auto base_src = ReadFile(DataDir() / "bench" / "kernels" / "matmul_extra_rows.cpp");
+  auto base_src = ReadFile(DataDir() / "bench" / "kernels" / ("matmul_extra_rows" + ext));
   if (!base_src.ok()) {
     std::cerr << "evokernel: error: " << base_src.status().ToString() << "\n";
     return 2;
   }
   int64_t n = mm->spec.constants.value("N", int64_t{768});
-  std::string slow_src = fmt::format("#define EVK_BENCH_EXTRA_ROWS {}\n", (n * 5 + 50) / 100) + *base_src;
+  std::string slow_src = SlowVariant(*base_src, fmt::format("#define EVK_BENCH_EXTRA_ROWS {}\n", (n * 5 + 50) / 100));
   VerifyOptions vo;
   vo.threads = a.threads;
   vo.build.cache_dir = *cache;
@@ -204,7 +221,7 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
 
   std::vector<double> medians, speedups;
   for (int i = 0; i < a.repeats; ++i) {
-    auto r = v.Evaluate(*base_src, "matmul_extra_rows.cpp");
+    auto r = v.Evaluate(*base_src, "matmul_extra_rows" + ext);
     if (!r.ok() || !r->timed) {
       std::cerr << "evokernel: error: repeat evaluation failed: " << (r.ok() ? r->feedback : r.status().ToString()) << "\n";
       return 2;
@@ -224,14 +241,15 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
   // calls). Ranked two ways: by the kernel's median (what the agent compares) and by the speedup
   // over the baseline timed in the same evaluation.
   auto relu = Load("level1/12_relu", a.threads);
-  auto relu_src = ReadFile(DataDir() / "bench" / "kernels" / "relu_extra.cpp");
+  auto relu_src = ReadFile(DataDir() / "bench" / "kernels" / ("relu_extra" + ext));
   if (!relu.ok() || !relu_src.ok()) {
     std::cerr << "evokernel: error: " << (relu.ok() ? relu_src.status() : relu.status()).ToString() << "\n";
     return 2;
   }
-  std::string relu_slow = "#define EVK_BENCH_EXTRA_PERMILLE 50\n" + *relu_src;
+  std::string relu_slow = SlowVariant(*relu_src, "#define EVK_BENCH_EXTRA_PERMILLE 50\n");
   VerifyOptions relu_vo = vo;
-  relu_vo.build.static_check = false;  // the variant reads a clock, which models' kernels may not
+  // The C++ variant reads a clock, which models' kernels may not; the OpenCL one recomputes 5%.
+  relu_vo.build.static_check = ext != ".cpp";
   Verifier relu_v(**backend, *relu->oracle, relu->spec, relu_vo);
   struct Case {
     const char* name;

@@ -6,6 +6,7 @@
 namespace evokernel {
 
 struct BenchVerifierArgs {
+  std::string backend = "cpu";
   int threads = 1;
   int repeats = 10;
   int pairs = 20;

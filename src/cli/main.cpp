@@ -396,6 +396,7 @@ int main(int argc, char** argv) {
   bench->require_subcommand(1);
   BenchVerifierArgs ba;
   auto* bench_verifier = bench->add_subcommand("verifier", "Verifier throughput, timing repeatability and resolution");
+  bench_verifier->add_option("--backend", ba.backend, "Backend: " + JoinNames(BackendNames()))->default_val("cpu");
   bench_verifier->add_option("--threads", ba.threads, "Threads")->default_val(1);
   bench_verifier->add_option("--repeats", ba.repeats, "Evaluations of one kernel for the CV")->default_val(10);
   bench_verifier->add_option("--pairs", ba.pairs, "Base/5%-slower pairs for the ranking test")->default_val(20);
