@@ -202,5 +202,34 @@ TEST(Prompt, DifferentContextGivesDifferentHashAndMissingBackendIsNamed) {
   EXPECT_NE(missing.status().message().find("npu-nonexistent"), std::string::npos);
 }
 
+// OpenCL prompts come from prompts/opencl and show kernels (start point, traces) and the
+// contract in ```opencl fences, matching what the system prompt asks the model to send back.
+TEST(Prompt, OpenClRefineMatchesGoldenAndUsesOpenClFences) {
+  PromptContext c = Context();
+  c.backend = "opencl";
+  c.code_fence = "opencl";
+  c.contract = "// contract\n__constant long x_numel = 4096L;\n";
+  const std::string cl =
+      "__kernel void relu(__global const float* x, __global float* out, const int n) {\n"
+      "  const int i = get_global_id(0);\n"
+      "  if (i < n) out[i] = fmax(x[i], 0.0f);\n"
+      "}\n"
+      "//@launch relu global=(round_up(x_numel, 256)) local=(256) args=(x, out, x_numel)\n";
+  c.items[1].content = cl;
+  c.start_code = cl;
+  c.start_ms = 2.5;
+  c.baseline_ms = 1.0;
+  auto p = RenderPrompt(PromptStage::kRefine, c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ExpectGolden("## system\n" + p->system + "\n## user\n" + p->user, "prompt_refine_opencl.md");
+  const std::string all = p->system + p->user;
+  EXPECT_EQ(all.find("```cpp"), std::string::npos);
+  EXPECT_NE(p->user.find("```opencl\n" + cl + "```"), std::string::npos);
+  EXPECT_NE(all.find("//@launch"), std::string::npos);
+  auto d = RenderPrompt(PromptStage::kDraft, c);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ((d->system + d->user).find("```cpp"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace evokernel

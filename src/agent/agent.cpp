@@ -252,6 +252,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     pc.task_id = ref.id;
     pc.task_source = spec->source;
     pc.contract = contract;
+    if (!lang.fences.empty()) pc.code_fence = lang.fences[0];
     pc.feedback = feedback;
     pc.iteration = it;
     pc.budget = cfg.budget;

@@ -15,8 +15,8 @@ int LineOf(const std::string& text, size_t pos) {
   return line;
 }
 
-std::string Fenced(const std::string& code, const char* lang) {
-  std::string s = std::string("```") + lang + "\n" + code;
+std::string Fenced(const std::string& code, std::string_view lang) {
+  std::string s = "```" + std::string(lang) + "\n" + code;
   if (!s.empty() && s.back() != '\n') s.push_back('\n');
   return s + "```";
 }
@@ -81,13 +81,13 @@ Result<std::string> RenderTemplate(const std::string& text, const std::map<std::
   return out;
 }
 
-std::string FormatPromptItem(const PromptItem& it, int index) {
+std::string FormatPromptItem(const PromptItem& it, int index, const std::string& code_fence) {
   std::string head = fmt::format("### [{}] {}: {}", index, it.kind, it.title.empty() ? it.id : it.title);
   std::string meta;
   if (!it.task_id.empty()) meta += "task " + it.task_id;
   if (!it.outcome.empty()) meta += (meta.empty() ? "" : ", ") + std::string("verifier: ") + it.outcome;
   if (it.latency_ms) meta += fmt::format("{}latency {:.4g} ms", meta.empty() ? "" : ", ", *it.latency_ms);
-  std::string body = it.kind == "trace" ? Fenced(it.content, "cpp") : it.content;
+  std::string body = it.kind == "trace" ? Fenced(it.content, code_fence) : it.content;
   while (!body.empty() && body.back() == '\n') body.pop_back();
   return head + (meta.empty() ? "" : "\n(" + meta + ")") + "\n" + body + "\n";
 }
@@ -107,16 +107,16 @@ Result<RenderedPrompt> RenderPrompt(PromptStage stage, const PromptContext& ctx,
   EVK_ASSIGN_OR_RETURN(auto user_t, load(stage == PromptStage::kDraft ? "draft.md" : "refine.md"));
 
   std::string memory;
-  for (size_t i = 0; i < ctx.items.size(); ++i) memory += (i ? "\n" : "") + FormatPromptItem(ctx.items[i], int(i) + 1);
+  for (size_t i = 0; i < ctx.items.size(); ++i) memory += (i ? "\n" : "") + FormatPromptItem(ctx.items[i], int(i) + 1, ctx.code_fence);
   while (!memory.empty() && memory.back() == '\n') memory.pop_back();
   auto ms = [](const std::optional<double>& v) { return v ? fmt::format("{:.4g}", *v) : std::string(); };
   std::map<std::string, std::string> values = {
       {"backend", ctx.backend},
       {"task_id", ctx.task_id},
       {"task_source", Fenced(ctx.task_source, "python")},
-      {"contract", Fenced(ctx.contract, "cpp")},
+      {"contract", Fenced(ctx.contract, ctx.code_fence)},
       {"memory", memory},
-      {"start_code", ctx.start_code.empty() ? "" : Fenced(ctx.start_code, "cpp")},
+      {"start_code", ctx.start_code.empty() ? "" : Fenced(ctx.start_code, ctx.code_fence)},
       {"start_ms", ms(ctx.start_ms)},
       {"baseline_ms", ms(ctx.baseline_ms)},
       {"feedback", ctx.feedback},

@@ -38,6 +38,9 @@ struct PromptContext {
   std::string task_id;
   std::string task_source;  // the PyTorch reference, unchanged
   std::string contract;     // the generated ABI header
+  // Markdown fence tag of kernel code (the backend's first fence tag: "cpp", "opencl"): the
+  // start point and past kernels are shown in it.
+  std::string code_fence = "cpp";
   std::vector<PromptItem> items;
   // Refining: the start point and its measured latency; the eager baseline's.
   std::string start_code;
@@ -62,7 +65,8 @@ Result<std::string> RenderTemplate(const std::string& text, const std::map<std::
 Result<RenderedPrompt> RenderPrompt(PromptStage stage, const PromptContext& ctx,
                                     const std::filesystem::path& dir = {});
 
-// How one item is written into a prompt (the {{memory}} value is these, joined).
-std::string FormatPromptItem(const PromptItem& item, int index);
+// How one item is written into a prompt (the {{memory}} value is these, joined); traces (kernels)
+// are fenced with `code_fence`.
+std::string FormatPromptItem(const PromptItem& item, int index, const std::string& code_fence = "cpp");
 
 }  // namespace evokernel

@@ -334,7 +334,15 @@ class OpenClBackend final : public Backend {
       // The tool itself could not work: not the kernel's fault.
       return Unavailable("evokernel-clc failed: " + Trim(log).substr(0, 2000));
     }
-    c.ok = cr.exit.ok() && fs::exists(dir / LaunchPlan::VariantFile(0), ec);
+    if (cr.exit.ok()) {
+      // The tool said it succeeded: every program binary must be there. If one is missing the
+      // tool failed, not the kernel, and nothing may be cached as the kernel's verdict.
+      for (size_t v = 0; v < specs.size(); ++v)
+        if (!fs::exists(dir / LaunchPlan::VariantFile(static_cast<int>(v)), ec))
+          return Internal("evokernel-clc reported success but wrote no " +
+                          LaunchPlan::VariantFile(static_cast<int>(v)) + "; its output: " + Trim(log).substr(0, 2000));
+    }
+    c.ok = cr.exit.ok();
     const std::string quoted = QuoteKernelLines(TrimCompilerOutput(log, dir.string(), 40, 4000, kKernelName), source);
     if (!c.ok) {
       c.feedback = quoted.empty() ? "the OpenCL build failed (" + cr.exit.Describe() + ")" : quoted;
