@@ -70,6 +70,7 @@ struct alignas(64) Control {
   uint64_t fault_distance = 0;
   int64_t fault_syscall = -1;
   uint64_t fault_flags = 0;
+  uint32_t network_namespace = 0;  // 1: the host entered a fresh network namespace at startup
   char error[2048] = {0};
 };
 static_assert(sizeof(Control) <= 4096, "the control block must fit in one page");

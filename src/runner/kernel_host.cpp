@@ -94,7 +94,7 @@ void RunKernelHost(const HostConfig& cfg) {
 
   InstallFaultHandler(host_args.control());
   InstallSigsysReporter(host_args.control());
-  EnterNetworkNamespace();
+  ctl->network_namespace = EnterNetworkNamespace() ? 1 : 0;
   const SandboxPolicy policy = cfg.device->Policy(cfg.device_config);
   for (const auto& [k, v] : policy.env) setenv(k.c_str(), v.c_str(), 1);
   if (chdir(cfg.device_config.work_dir.c_str()) != 0) FailStartup(ctl, "cannot enter the work directory");

@@ -284,7 +284,7 @@ class Supervisor {
     Reply({{"ok", true},
            {"ready", true},
            {"sandbox", {{"seccomp", listener >= 0},
-                        {"network_namespace", true},
+                        {"network_namespace", ctl()->network_namespace != 0},
                         {"separate_process", true},
                         {"error", listener >= 0 ? std::string() : std::string(ctl()->error, strnlen(ctl()->error, sizeof ctl()->error))}}},
            {"layout", {{"slots", shared_.layout().slots},
