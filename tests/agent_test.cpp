@@ -199,6 +199,52 @@ TEST(Evolve, ResumesAfterKillWithNothingLostOrRepeated) {
   EXPECT_NE(events->find("\"resumed\""), std::string::npos);
 }
 
+// The same loop on the OpenCL backend (PoCL): OpenCL prompts and seed notes, replies in
+// ```opencl blocks, the verifier's OpenCL path, attempts and the best kernel saved as .cl.
+TEST(Evolve, OpenClBackendDraftsRepairsAndRefines) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto cl = [](const std::string& name) { return "Kernel file:\n\n```opencl\n" + Kernel(name) + "```\n"; };
+  (*server)->AddRule({"Start point: a verified kernel", "last_user", 1, ScriptStep::Text(cl("fast.cl"))});
+  (*server)->AddRule({"previous attempt[\\s\\S]{0,600}elements wrong", "last_user", -1, ScriptStep::Text(cl("naive.cl"))});
+  (*server)->Push(ScriptStep::Text(cl("wrong_answer.cl")));
+  (*server)->SetDefault(ScriptStep::Text("No kernel this time."));
+  Sandbox sb;
+  auto r = RunCli({"evolve", "--backend", "opencl", "--task", "level1/12_relu", "--budget", "3", "--no-llm-cache",
+                   "--json", "--timing-budget", "0.1"},
+                  600, sb.Env(**server));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(r.json["feasible_tasks"], 1) << r.out;
+  fs::path run = sb.RunDir();
+  auto its = Iterations(run);
+  ASSERT_EQ(its.size(), 3u) << r.err;
+  EXPECT_EQ(its[0]["outcome"], "correctness/wrong_answer") << its[0]["feedback"];
+  EXPECT_EQ(its[1]["outcome"], "feasible") << its[1]["feedback"];
+  EXPECT_EQ(its[2]["stage"], "refine");
+  EXPECT_EQ(its[2]["outcome"], "feasible") << its[2]["feedback"];
+  EXPECT_LT(its[2]["latency_ms"].get<double>(), its[1]["latency_ms"].get<double>());
+  EXPECT_TRUE(its[2]["new_best"].get<bool>());
+  EXPECT_FALSE(its[0]["items_used"].empty()) << "the OpenCL seed notes were recalled";
+  // Prompts were the OpenCL ones: the launch-plan rules, kernels in opencl fences.
+  auto reqs = (*server)->Requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  for (const auto& q : reqs) {
+    EXPECT_NE(q.body.find("//@launch"), std::string::npos);
+    EXPECT_EQ(q.body.find("```cpp"), std::string::npos);
+    EXPECT_EQ(q.body.find("evokernel_forward"), std::string::npos);
+  }
+  EXPECT_NE(reqs[2].body.find("```opencl"), std::string::npos);
+  // Records carry the OpenCL extension.
+  auto best = ReadFile(run / "best" / "level1__12_relu" / "kernel.cl");
+  ASSERT_TRUE(best.ok()) << "no best kernel.cl in " << run;
+  EXPECT_EQ(*best, Kernel("fast.cl"));
+  EXPECT_FALSE(fs::exists(run / "best" / "level1__12_relu" / "kernel.cpp"));
+  int cl_attempts = 0;
+  for (const auto& f : fs::recursive_directory_iterator(run))
+    if (f.path().extension() == ".cl" && f.path().string().find("attempt") != std::string::npos) ++cl_attempts;
+  EXPECT_EQ(cl_attempts, 3);
+}
+
 TEST(Evolve, PassKSamplesIndependentlyWithOneDemonstrationAndNoBank) {
   auto server = ScriptedLlmServer::Start();
   ASSERT_TRUE(server.ok());
