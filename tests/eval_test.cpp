@@ -320,6 +320,33 @@ TEST(EvalErrors, UnknownTaskAndBackendAndMissingKernel) {
   EXPECT_EQ(c.exit_code, 2);
 }
 
+// A kernel file must be a regular file of at most 1 MiB: a device such as /dev/zero (which
+// would be read until memory runs out), a FIFO or a huge file is refused before anything runs.
+TEST(EvalErrors, KernelFileMustBeARegularFileUnderTheCap) {
+  auto z = RunCli({"eval", "--task", "level1/12_relu", "--kernel", "/dev/zero"}, 60);
+  EXPECT_EQ(z.exit_code, 2);
+  EXPECT_NE(z.err.find("/dev/zero is not a regular file"), std::string::npos) << z.err;
+  auto dir = MakeTempDir("evokernel-bigkernel-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  fs::path big = *dir / "big.cpp";
+  ASSERT_TRUE(WriteFileAtomic(big, std::string((size_t{1} << 20) + 1, '/')).ok());
+  auto b = RunCli({"eval", "--task", "level1/12_relu", "--kernel", big.string()}, 60);
+  EXPECT_EQ(b.exit_code, 2);
+  EXPECT_NE(b.err.find("at most 1048576"), std::string::npos) << b.err;
+}
+
+// A shape override that empties a tensor makes the task degenerate (an empty kernel would pass
+// every trial): refused when the task is loaded, naming the argument and the override.
+TEST(EvalErrors, OverrideThatEmptiesATensorIsRefused) {
+  auto r = RunCli({"eval", "--task", "level1/12_relu", "--set", "batch_size=0", "--kernel",
+                   (KernelsDir() / "level1__12_relu" / "naive.cpp").string()},
+                  120);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.err.find("'x' has shape [0,"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("batch_size"), std::string::npos) << r.err;
+}
+
 TEST(EvalErrors, ShapeOverrideChangesTheContract) {
   auto r = RunCli({"tasks", "show", "level1/12_relu", "--set", "batch_size=3", "--set", "dim=5", "--contract"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

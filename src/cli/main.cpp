@@ -152,7 +152,8 @@ void PrintHuman(const EvalResult& r, const TaskSpec& spec) {
 }
 
 int RunEval(const EvalArgs& a) {
-  auto source = ReadFile(a.kernel);
+  // Kernels are source files: 1 MiB is far more than any model reply (which is capped smaller).
+  auto source = ReadUserFile(a.kernel, size_t{1} << 20, "kernel file");
   if (!source.ok()) return Fail(source.status());
   auto backend = MakeBackend(a.backend);
   if (!backend.ok()) return Fail(backend.status());

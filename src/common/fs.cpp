@@ -22,6 +22,26 @@ Result<std::string> ReadFile(const fs::path& path) {
   return ss.str();
 }
 
+Result<std::string> ReadUserFile(const fs::path& path, size_t max_bytes, std::string_view what) {
+  std::error_code ec;
+  auto st = fs::status(path, ec);
+  if (ec) return NotFound("cannot read " + std::string(what) + " " + path.string() + ": " + ec.message());
+  if (!fs::is_regular_file(st))
+    return Status(StatusCode::kInvalidArgument,
+                  std::string(what) + " " + path.string() + " is not a regular file (a device, FIFO or directory)");
+  const auto size = fs::file_size(path, ec);
+  if (ec) return NotFound("cannot read " + std::string(what) + " " + path.string() + ": " + ec.message());
+  if (size > max_bytes)
+    return Status(StatusCode::kInvalidArgument, std::string(what) + " " + path.string() + " has " +
+                                                    std::to_string(size) + " bytes; at most " +
+                                                    std::to_string(max_bytes) + " are accepted");
+  auto text = ReadFile(path);
+  if (text.ok() && text->size() > max_bytes)  // grew while being read
+    return Status(StatusCode::kInvalidArgument, std::string(what) + " " + path.string() + " is larger than " +
+                                                    std::to_string(max_bytes) + " bytes");
+  return text;
+}
+
 std::string ReadFileTail(const fs::path& path, size_t max_bytes) {
   auto text = ReadFile(path);
   if (!text.ok()) return "";

@@ -12,6 +12,10 @@ namespace evokernel {
 Result<std::string> ReadFile(const std::filesystem::path& path);
 // The last `max_bytes` of a file ("..." + tail when cut); empty when unreadable.
 std::string ReadFileTail(const std::filesystem::path& path, size_t max_bytes);
+
+// Reads a file a user named (a kernel source): it must be a regular file (not a device, FIFO
+// or directory) of at most `max_bytes`; errors (kInvalidArgument) say which rule it broke.
+Result<std::string> ReadUserFile(const std::filesystem::path& path, size_t max_bytes, std::string_view what);
 // Writes via a temporary file in the same directory and rename(2), so readers never see a
 // partial file.
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content);

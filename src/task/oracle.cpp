@@ -135,6 +135,15 @@ Result<TaskSpec> Oracle::Describe(uint64_t seed) {
     return Internal(std::string("malformed describe reply from the oracle: ") + e.what());
   }
   if (spec.num_outputs() == 0) return InvalidTask(task_.id + ": forward() returns no tensor");
+  // An empty tensor makes every kernel trivially correct (an empty kernel "passes"): degenerate.
+  for (const auto& a : spec.args) {
+    if (NumElements(a.shape) > 0) continue;
+    std::string shape;
+    for (size_t d = 0; d < a.shape.size(); ++d) shape += (d ? ", " : "") + std::to_string(a.shape[d]);
+    std::string ov = task_.overrides.empty() ? "" : " (with overrides " + task_.overrides.dump() + ")";
+    return InvalidTask(task_.id + ": " + std::string(ArgRoleName(a.role)) + " '" + a.name + "' has shape [" + shape +
+                       "] with no elements" + ov + ": every dimension must be at least 1");
+  }
   auto src = ReadFile(task_.file);
   if (src.ok()) spec.source = *src;
   return spec;
