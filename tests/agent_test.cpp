@@ -245,6 +245,25 @@ TEST(Evolve, OpenClBackendDraftsRepairsAndRefines) {
   EXPECT_EQ(cl_attempts, 3);
 }
 
+// A task that cannot be loaded (a syntax error in its file) is skipped, but the run exits
+// non-zero and names it with the reason; the other tasks of the run still go on.
+TEST(Evolve, BrokenTaskFileFailsTheRunAndIsNamed) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok());
+  (*server)->SetDefault(ScriptStep::Text(Reply(Kernel("naive.cpp"))));
+  Sandbox sb;
+  const std::string bad = (testing::FixturesDir() / "bad_syntax.py").string();
+  auto r = RunCli({"evolve", "--task", bad, "--task", "level1/12_relu", "--budget", "1", "--no-llm-cache", "--json",
+                   "--timing-budget", "0.1"},
+                  600, sb.Env(**server));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("could not be loaded"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad_syntax.py:5"), std::string::npos) << r.err;
+  ASSERT_TRUE(r.json.is_object()) << r.out;
+  EXPECT_EQ(r.json["task_errors"].size(), 1u) << r.out;
+  EXPECT_EQ(r.json["feasible_tasks"], 1) << "the good task still ran";
+}
+
 TEST(Evolve, PassKSamplesIndependentlyWithOneDemonstrationAndNoBank) {
   auto server = ScriptedLlmServer::Start();
   ASSERT_TRUE(server.ok());

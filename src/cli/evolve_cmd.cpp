@@ -160,6 +160,16 @@ class EvolveCommandImpl : public EvolveCommand {
       return 2;
     }
     nlohmann::json out = summary->ToJson();
+    // Tasks that could not be loaded (a broken task file) were skipped; the run says so and
+    // fails, so a script never mistakes a run that did nothing for one that worked.
+    std::map<std::string, std::string> task_errors;
+    std::vector<nlohmann::json> events;
+    if (RunRecord::Replay(record->dir(), &events).ok())
+      for (const auto& e : events)
+        if (e.value("type", "") == "task_error") task_errors[e.value("task", "")] = e.value("error", "");
+    out["task_errors"] = task_errors;
+    for (const auto& [task, err] : task_errors)
+      std::cerr << "evokernel: error: task " << task << " could not be loaded: " << err << "\n";
     out["run"] = record->id();
     out["dir"] = record->dir().string();
     out["usage"] = ledger->ToJson();
@@ -169,6 +179,7 @@ class EvolveCommandImpl : public EvolveCommand {
                                summary->feasible_tasks, summary->tasks, summary->iterations,
                                summary->stop_reason.empty() ? "" : " (stopped: " + summary->stop_reason +
                                                                        "; continue with --resume " + record->id() + ")");
+    if (!task_errors.empty()) return 2;
     return summary->stop_reason.empty() ? 0 : 1;
   }
 
