@@ -1027,6 +1027,14 @@ TEST(Schema, NonSqliteFileIsRejectedAndUntouched) {
   ExpectRejectedUntouched(bank.path(), "not an SQLite database");
 }
 
+// A zero-byte file is not silently turned into a bank (it may be a truncated bank, or a file the
+// user meant for something else).
+TEST(Schema, EmptyFileIsRejectedAndUntouched) {
+  TempBank bank;
+  Write(bank.path(), "");
+  ExpectRejectedUntouched(bank.path(), "empty file");
+}
+
 TEST(Schema, CorruptFileIsRejectedAndUntouched) {
   TempBank bank;
   std::string junk(std::string("SQLite format 3") + '\0');

@@ -1267,7 +1267,10 @@ Result<std::unique_ptr<MemoryStore>> OpenSqliteStore(const fs::path& file, const
     char magic[16] = {0};
     in.read(magic, sizeof magic);
     std::streamsize got = in.gcount();
-    if (got > 0 && (got < 16 || std::memcmp(magic, "SQLite format 3\0", 16) != 0))
+    if (got == 0)
+      return IoError(where + " is an empty file, not a memory bank; it was left untouched. Remove it to create a "
+                             "new bank there, or choose another file with --bank");
+    if (got < 16 || std::memcmp(magic, "SQLite format 3\0", 16) != 0)
       return IoError(where + " is not an SQLite database, so not an evokernel memory bank; it was left "
                              "untouched. Choose another file with --bank");
   }
