@@ -891,6 +891,11 @@ TEST(ExportImport, BadFilesFailWithFileLineAndChangeNothing) {
       {"duplicate_id", header + "\n" + good("m-a") + "\n\n" + good("m-a") + "\n", ":4: duplicate id 'm-a' (also on line 2)"},
       {"missing_id", header + "\n" + with([](auto& j) { j.erase("id"); }) + "\n", ":2: missing field 'id'"},
       {"nan_like", header + "\n" + with([](auto& j) { j["signature"]["ops"] = {1}; }) + "\n", ":2: field 'signature.ops[0]'"},
+      // Cut short: the header says how many items follow.
+      {"cut_short", R"({"evokernel_memory_export":1,"items":3})" "\n" + good("m-a") + "\n" + good("m-b") + "\n",
+       ":1: the header says the export holds 3 items but the file has 2"},
+      {"bad_count", R"({"evokernel_memory_export":1,"items":"3"})" "\n" + good("m-a") + "\n",
+       ":1: header: items must be a non-negative integer"},
   };
   for (const auto& c : cases) {
     fs::path f = bank.dir() / (c.name + ".jsonl");

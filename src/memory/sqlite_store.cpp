@@ -1152,6 +1152,8 @@ Result<ImportReport> SqliteStore::Import(const fs::path& file) {
   std::string line;
   int64_t lineno = 0;
   bool header = false;
+  std::optional<int64_t> declared;  // the header's item count (exports since the first have it)
+  int64_t header_line = 0;
   while (std::getline(in, line)) {
     ++lineno;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -1171,7 +1173,13 @@ Result<ImportReport> SqliteStore::Import(const fs::path& file) {
       if (v.get<int64_t>() > 1)
         return at(lineno, "export format " + std::to_string(v.get<int64_t>()) +
                               " is newer than this evokernel reads (1); import it with a newer evokernel");
+      if (j.contains("items")) {
+        if (!j["items"].is_number_integer() || j["items"].get<int64_t>() < 0)
+          return at(lineno, "header: items must be a non-negative integer");
+        declared = j["items"].get<int64_t>();
+      }
       header = true;
+      header_line = lineno;
       continue;
     }
     auto m = MemoryItem::FromJson(j);
@@ -1186,6 +1194,11 @@ Result<ImportReport> SqliteStore::Import(const fs::path& file) {
   }
   if (in.bad()) return IoError("cannot read " + name + ": " + std::strerror(errno));
   if (!header) return InvalidArgument(name + ": empty file, expected an evokernel memory export; nothing was imported");
+  // An export cut short (a partial copy, a full disk) must not pass as a smaller bank.
+  if (declared && *declared != static_cast<int64_t>(items.size()))
+    return at(header_line, fmt::format("the header says the export holds {} items but the file has {} (cut short or "
+                                       "edited?)",
+                                       *declared, items.size()));
   // 2. Embed, then insert everything in one transaction.
   auto blobs = Prepared(items);
   if (!blobs.ok()) return blobs.status().WithContext("import " + name + " (nothing was imported)");
