@@ -3,6 +3,8 @@
 // useless reply; the values of the memory items shown move the right way; a run killed with
 // SIGKILL resumes with nothing lost or repeated; no endpoint configured says what to set.
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -344,11 +346,26 @@ TEST(Evolve, TokenBudgetStopsTheRunAndResumeContinuesIt) {
 
 TEST(Evolve, WithoutAModelSaysWhatToConfigure) {
   Sandbox sb;
+  // Leftovers of a killed evokernel on this host (a runner directory of a dead pid) are swept
+  // when evolve starts, even when it then stops for want of a model.
+  fs::create_directories(sb.dir / "tmp");
+  auto mine = MakeOwnedTempDir("evokernel-run-", sb.dir / "tmp");
+  ASSERT_TRUE(mine.ok());
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  std::string dead_name = mine->filename().string();
+  const std::string me = "." + std::to_string(getpid()) + "-";
+  dead_name.replace(dead_name.find(me), me.size(), "." + std::to_string(child) + "-");
+  fs::create_directories(sb.dir / "tmp" / dead_name);
   auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "1"}, 60,
                   {{"EVOKERNEL_BASE_URL", ""}, {"EVOKERNEL_MODEL", ""}, {"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()},
-                   {"EVOKERNEL_CONFIG", ""}});
+                   {"EVOKERNEL_CONFIG", ""}, {"TMPDIR", (sb.dir / "tmp").string()}});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("EVOKERNEL_MODEL"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(sb.dir / "tmp" / dead_name)) << "a dead process's directory was swept";
+  EXPECT_TRUE(fs::exists(*mine)) << "a live process's directory is kept";
+  EXPECT_NE(r.err.find("left behind by evokernel processes that died"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(sb.dir / "runs")) << "no run is created without a model";
 }
 

@@ -1,12 +1,18 @@
 #include "common/subprocess.h"
+#include "common/fs.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
 namespace evokernel {
 namespace {
 
+namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -101,6 +107,46 @@ TEST(Spawn, ReadExactTimesOutOnSilentChild) {
   EXPECT_EQ(st.code(), StatusCode::kTimeout);
   ExitInfo e = (*p)->Kill();
   EXPECT_EQ(e.term_signal, SIGKILL);
+}
+
+// Temporary directories carry their owner (host and pid): the sweep removes those of dead
+// processes of this host only, never a live process's or another host's.
+TEST(TempDirs, SweepRemovesOnlyDeadProcessesDirectoriesOfThisHost) {
+  auto root = MakeTempDir("evokernel-sweep-test-");
+  ASSERT_TRUE(root.ok());
+  ScopedDir cleanup(*root);
+  auto mine = MakeOwnedTempDir("evokernel-run-", *root);
+  ASSERT_TRUE(mine.ok());
+  const std::string name = mine->filename().string();
+  const std::string me = "." + std::to_string(getpid()) + "-";
+  ASSERT_NE(name.find(me), std::string::npos) << name;
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  waitpid(child, nullptr, 0);  // now a pid with no process
+  auto renamed = [&](const std::string& from, const std::string& to) {
+    std::string n = name;
+    n.replace(n.find(from), from.size(), to);
+    return *root / n;
+  };
+  fs::path dead = renamed(me, "." + std::to_string(child) + "-");
+  fs::create_directories(dead / "sub");
+  std::ofstream(dead / "sub" / "file") << "left behind";
+  const std::string host_part = name.substr(std::string("evokernel-run-").size(), name.find(me) - std::string("evokernel-run-").size());
+  fs::path other_host = renamed(host_part + "." + std::to_string(getpid()), "elsewhere." + std::to_string(child));
+  fs::create_directories(other_host);
+  fs::path other_prefix = *root / ("evokernel-other-" + name.substr(std::string("evokernel-run-").size()));
+  fs::create_directories(other_prefix);
+  fs::path malformed = *root / "evokernel-run-garbage";
+  fs::create_directories(malformed);
+
+  EXPECT_EQ(SweepDeadTempDirs(*root, {"evokernel-run-"}), 1);
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(*mine)) << "a live process's directory";
+  EXPECT_TRUE(fs::exists(other_host)) << "another host's directory (a shared cache)";
+  EXPECT_TRUE(fs::exists(other_prefix));
+  EXPECT_TRUE(fs::exists(malformed));
+  EXPECT_EQ(SweepDeadTempDirs(*root, {"evokernel-run-"}), 0);
 }
 
 }  // namespace

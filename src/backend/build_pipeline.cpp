@@ -80,7 +80,7 @@ Result<BuildResult> Build(const Backend& backend, const TaskSpec& spec, std::str
   std::error_code ec;
   fs::create_directories(root / "tmp", ec);
   if (ec) return IoError("cannot create build cache " + (root / "tmp").string() + ": " + ec.message());
-  EVK_ASSIGN_OR_RETURN(fs::path dir, MakeTempDir("build-", root / "tmp"));
+  EVK_ASSIGN_OR_RETURN(fs::path dir, MakeOwnedTempDir(kBuildDirPrefix, root / "tmp"));
   ScopedDir cleanup(dir);
   EVK_RETURN_IF_ERROR(backend.Stage(spec, source, dir));
 

@@ -84,6 +84,11 @@ class EvolveCommandImpl : public EvolveCommand {
   bool parsed() const override { return cmd_->parsed(); }
 
   int Run() override {
+    // A new run or a resume first sweeps what killed evokernel processes of this host left
+    // behind (oracle and runner directories, unfinished builds).
+    if (int swept = SweepLeftovers(CacheDir() / "builds"); swept > 0 && !quiet_)
+      std::cerr << "removed " << swept << " temporary director" << (swept == 1 ? "y" : "ies")
+                << " left behind by evokernel processes that died\n";
     // The model endpoint first: without one, say exactly what to configure.
     auto pc = ResolveProviderConfig(provider_opts_);
     if (!pc.ok()) return Fail(pc.status());

@@ -3,7 +3,10 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -80,6 +83,59 @@ Result<fs::path> MakeTempDir(std::string_view prefix, const fs::path& parent) {
     return IoError("cannot create a temporary directory in " + base.string() + ": " +
                    std::strerror(errno));
   return fs::path(tmpl);
+}
+
+fs::path TempRoot() {
+  const char* t = std::getenv("TMPDIR");
+  return (t && *t) ? fs::path(t) : fs::path("/tmp");
+}
+
+namespace {
+std::string HostTag() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0 || !*host) return "host";
+  std::string h(host);
+  for (char& c : h)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';  // no '.' or '-': they delimit
+  return h;
+}
+}  // namespace
+
+Result<fs::path> MakeOwnedTempDir(std::string_view prefix, const fs::path& parent) {
+  return MakeTempDir(std::string(prefix) + HostTag() + "." + std::to_string(getpid()) + "-", parent);
+}
+
+int SweepDeadTempDirs(const fs::path& dir, const std::vector<std::string>& prefixes) {
+  const std::string host = HostTag();
+  int removed = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    for (const auto& prefix : prefixes) {
+      // "<prefix><host>.<pid>-XXXXXX"
+      if (name.rfind(prefix + host + ".", 0) != 0) continue;
+      const std::string rest = name.substr(prefix.size() + host.size() + 1);
+      const size_t dash = rest.find('-');
+      if (dash == std::string::npos || dash == 0 || dash + 7 != rest.size()) continue;
+      pid_t pid = 0;
+      bool digits = true;
+      for (size_t i = 0; i < dash; ++i) {
+        if (!std::isdigit(static_cast<unsigned char>(rest[i]))) digits = false;
+        else pid = pid * 10 + (rest[i] - '0');
+      }
+      if (!digits || pid <= 0) continue;
+      if (kill(pid, 0) == 0 || errno == EPERM) continue;  // alive (or someone else's, alive)
+      std::error_code rm;
+      if (it->is_directory(rm) && !it->is_symlink(rm) && fs::remove_all(it->path(), rm) > 0 && !rm) ++removed;
+      break;
+    }
+  }
+  return removed;
+}
+
+int SweepLeftovers(const fs::path& build_cache) {
+  return SweepDeadTempDirs(TempRoot(), {kOracleDirPrefix, kRunnerDirPrefix}) +
+         SweepDeadTempDirs(build_cache / "tmp", {kBuildDirPrefix});
 }
 
 ScopedDir::~ScopedDir() {

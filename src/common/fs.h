@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,28 @@ Result<std::filesystem::path> MakeTempDir(std::string_view prefix,
                                           const std::filesystem::path& parent = {});
 
 // Removes a directory tree when it goes out of scope.
+// A temporary directory owned by this process: its name carries the host and the pid
+// ("<prefix><host>.<pid>-XXXXXX"), so that SweepDeadTempDirs can remove it if the process dies
+// without cleaning up (SIGKILL, a crash, power loss).
+Result<std::filesystem::path> MakeOwnedTempDir(std::string_view prefix, const std::filesystem::path& parent = {});
+
+// Removes the directories in `dir` made by MakeOwnedTempDir with one of `prefixes` on this host
+// whose process is gone. Directories of live processes and of other hosts (a shared cache) are
+// left alone. Returns how many were removed; never fails (what cannot be removed stays).
+int SweepDeadTempDirs(const std::filesystem::path& dir, const std::vector<std::string>& prefixes);
+
+// The default temporary directory ($TMPDIR, else /tmp).
+std::filesystem::path TempRoot();
+
+// Prefixes of evokernel's own process-owned temporary directories.
+inline constexpr const char* kOracleDirPrefix = "evokernel-oracle-";   // in TempRoot()
+inline constexpr const char* kRunnerDirPrefix = "evokernel-run-";      // in TempRoot()
+inline constexpr const char* kBuildDirPrefix = "build-";               // in <build cache>/tmp
+
+// Sweeps what dead evokernel processes of this host left behind: oracle and runner directories
+// in TempRoot() and unfinished builds in `build_cache`/tmp. Returns how many were removed.
+int SweepLeftovers(const std::filesystem::path& build_cache);
+
 class ScopedDir {
  public:
   explicit ScopedDir(std::filesystem::path p) : path_(std::move(p)) {}

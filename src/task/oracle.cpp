@@ -21,7 +21,7 @@ Result<std::unique_ptr<Oracle>> Oracle::Start(const TaskRef& task, const OracleO
   o->options_ = opts;
   fs::path dir = opts.work_dir;
   if (dir.empty()) {
-    EVK_ASSIGN_OR_RETURN(dir, MakeTempDir("evokernel-oracle-"));
+    EVK_ASSIGN_OR_RETURN(dir, MakeOwnedTempDir(kOracleDirPrefix));
     o->owned_dir_ = std::make_unique<ScopedDir>(dir);
   }
   o->stderr_path_ = dir / "oracle.stderr";

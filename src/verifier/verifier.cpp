@@ -174,7 +174,7 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
   // load: the kernel runs in its own process with a private working directory.
   if (opt_.on_stage) opt_.on_stage(Stage::kLoad);
   t0 = Clock::now();
-  EVK_ASSIGN_OR_RETURN(fs::path dir, MakeTempDir("evokernel-run-"));
+  EVK_ASSIGN_OR_RETURN(fs::path dir, MakeOwnedTempDir(kRunnerDirPrefix));
   ScopedDir cleanup(dir);
   // Slots: the seen sets, one for the other correctness trials, and fresh sets, as many as
   // fit in the memory budget for resident input sets.
