@@ -84,6 +84,43 @@ TEST(RunRecord, TornLastLineIsSkipped) {
   EXPECT_EQ(p->ignored_lines, 1);
 }
 
+// Resuming repairs a torn last line (the next event starts on a line of its own) but refuses a
+// damaged line before the end and events that belong to another run.
+TEST(RunRecord, ResumeRepairsATornTailAndRefusesDamageOrForeignEvents) {
+  TempRuns t;
+  {
+    auto r = RunRecord::Create(t.dir, "run5", nlohmann::json::object());
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE((*r)->Append({{"type", "run_started"}, {"run", "run5"}}).ok());
+    ASSERT_TRUE((*r)->Append(Iter("a", 1, true, 2.0, "")).ok());
+  }
+  const fs::path events = t.dir / "run5" / "events.jsonl";
+  std::ofstream(events, std::ios::app) << "{\"type\": \"iteration\", \"task\": \"a\", \"itera";
+  {
+    auto r = RunRecord::Open(t.dir, "run5");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE((*r)->Append(Iter("a", 2, true, 1.0, "")).ok());
+  }
+  auto p = RunRecord::Replay(t.dir / "run5");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->tasks.at("a").iterations, 2);
+  EXPECT_EQ(p->ignored_lines, 0) << "the torn fragment was cut, not glued to the next event";
+
+  // Garbage in the middle: refused, naming the line.
+  std::string text = *ReadFile(events);
+  ASSERT_TRUE(WriteFileAtomic(events, text.substr(0, text.find('\n') + 1) + "garbage\n" + text.substr(text.find('\n') + 1)).ok());
+  auto damaged = RunRecord::Open(t.dir, "run5");
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_NE(damaged.status().message().find("events.jsonl:2: not an event"), std::string::npos) << damaged.status().message();
+
+  // Another run's events copied in: refused.
+  ASSERT_TRUE(WriteFileAtomic(events, nlohmann::json({{"type", "run_started"}, {"run", "other-run"}}).dump() + "\n").ok());
+  auto foreign = RunRecord::Open(t.dir, "run5");
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_NE(foreign.status().message().find("belong to run 'other-run', not to 'run5'"), std::string::npos)
+      << foreign.status().message();
+}
+
 TEST(RunRecord, OneOwnerAtATimeAndClearErrors) {
   TempRuns t;
   auto r = RunRecord::Create(t.dir, "run3", nlohmann::json::object());

@@ -494,6 +494,7 @@ Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConf
   if (cfg.method == Method::kEvoKernel) EVK_RETURN_IF_ERROR(cfg.memory.Validate());
   Shared sh(cfg, backend, provider, record, on_progress, cancel);
   EVK_RETURN_IF_ERROR(record.Append({{"type", record.progress().sessions == 0 ? "run_started" : "resumed"},
+                                     {"run", record.id()},
                                      {"tasks", tasks.size()}}));
   std::mutex qmu;
   size_t next = 0;

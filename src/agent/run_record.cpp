@@ -62,6 +62,16 @@ Status RunRecord::Lock() {
   return Status::Ok();
 }
 
+Status RunRecord::TruncateTornTail() {
+  const fs::path file = dir_ / "events.jsonl";
+  EVK_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+  if (text.empty() || text.back() == '\n') return Status::Ok();  // a complete (if bad) last line stays
+  const size_t keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+  if (truncate(file.c_str(), static_cast<off_t>(keep)) != 0)
+    return IoError("cannot repair the torn last line of " + file.string() + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<RunRecord>> RunRecord::Create(const fs::path& runs_dir, const std::string& id,
                                                      const nlohmann::json& config) {
   std::unique_ptr<RunRecord> r(new RunRecord());
@@ -97,6 +107,9 @@ Result<std::unique_ptr<RunRecord>> RunRecord::Open(const fs::path& runs_dir, con
   EVK_RETURN_IF_ERROR(r->Lock());
   EVK_ASSIGN_OR_RETURN(r->progress_, Replay(dir));
   r->live_ = r->progress_;
+  // Repair a torn final line (a crash mid-append): cut the file after its last complete line,
+  // so the next event starts on a line of its own.
+  if (r->progress_.ignored_lines > 0) EVK_RETURN_IF_ERROR(r->TruncateTornTail());
   return r;
 }
 
@@ -145,20 +158,40 @@ Result<RunProgress> RunRecord::Replay(const fs::path& run_dir, std::vector<nlohm
   fs::path file = run_dir / "events.jsonl";
   if (!fs::exists(file)) return p;
   EVK_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
-  std::istringstream in(text);
-  int line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
+  const std::string run_id = run_dir.filename().string();
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  int last = static_cast<int>(lines.size()) - 1;
+  while (last >= 0 && lines[static_cast<size_t>(last)].find_first_not_of(" \t\r") == std::string::npos) --last;
+  for (int i = 0; i <= last; ++i) {
+    const std::string& line = lines[static_cast<size_t>(i)];
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json e;
     try {
-      nlohmann::json e = nlohmann::json::parse(line);
-      if (!e.is_object()) throw std::runtime_error("not an object");
-      Fold(p, e);
-      if (events) events->push_back(std::move(e));
-    } catch (const std::exception&) {
-      // Only a torn final line is expected (a crash mid-append); anything else is counted.
-      ++p.ignored_lines;
+      e = nlohmann::json::parse(line);
+      if (!e.is_object()) throw std::runtime_error("not a JSON object");
+    } catch (const std::exception& ex) {
+      // Only the final line may be torn (a crash mid-append); damage before it means the file
+      // was edited or broken, and replaying around it would resume from a wrong state.
+      if (i == last) {
+        ++p.ignored_lines;
+        continue;
+      }
+      return InvalidArgument(fmt::format("{}:{}: not an event ({}); the run's record is damaged, so it cannot be "
+                                         "resumed or reported (restore the file, or start a new run)",
+                                         file.string(), i + 1, ex.what()));
     }
+    const std::string type = e.value("type", "");
+    if ((type == "run_started" || type == "resumed") && e.contains("run") && e["run"].is_string() &&
+        e["run"].get<std::string>() != run_id)
+      return InvalidArgument(fmt::format("{}:{}: these events belong to run '{}', not to '{}' (was the file copied "
+                                         "from another run?)",
+                                         file.string(), i + 1, e["run"].get<std::string>(), run_id));
+    Fold(p, e);
+    if (events) events->push_back(std::move(e));
   }
   return p;
 }

@@ -97,6 +97,8 @@ class RunRecord {
  private:
   RunRecord() = default;
   Status Lock();
+  // Cuts events.jsonl after its last newline (a torn final line), under the lock.
+  Status TruncateTornTail();
   static void Fold(RunProgress& p, const nlohmann::json& e);
 
   std::string id_;
