@@ -1040,6 +1040,32 @@ TEST(Schema, EmptyFileIsRejectedAndUntouched) {
   ExpectRejectedUntouched(bank.path(), "empty file");
 }
 
+// Read-only opens (stats, list, show, export, report) never write the file: not its header, not
+// its journal mode; writes through them fail; a missing bank is not created.
+TEST(Schema, ReadOnlyOpenNeverWritesTheBank) {
+  TempBank bank;
+  {
+    auto store = bank.Open();
+    ASSERT_TRUE(store);
+    FillMixedBank(*store);
+  }
+  const std::string before = Slurp(bank.path());
+  StoreOptions ro;
+  ro.read_only = true;
+  {
+    auto store = OpenSqliteStore(bank.path(), ro);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto stats = (*store)->Stats();
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->items, 12);
+    EXPECT_FALSE((*store)->Insert(FullItem()).ok()) << "a read-only store refuses writes";
+  }
+  EXPECT_EQ(Slurp(bank.path()), before);
+  auto missing = OpenSqliteStore(bank.dir() / "none.sqlite", ro);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(fs::exists(bank.dir() / "none.sqlite"));
+}
+
 TEST(Schema, CorruptFileIsRejectedAndUntouched) {
   TempBank bank;
   std::string junk(std::string("SQLite format 3") + '\0');

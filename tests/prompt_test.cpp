@@ -77,15 +77,17 @@ TEST(Extract, ProseOnlyAndEmptyAndMissingEntryPoint) {
   EXPECT_EQ(mention_only.failure, "no_code");
 }
 
+constexpr const char* kClKernel =
+    "__kernel void relu(__global const float* x, __global float* out, const int n) {\n"
+    "  const int i = get_global_id(0);\n"
+    "  if (i < n) out[i] = fmax(x[i], 0.0f);\n"
+    "}\n"
+    "//@launch relu global=(round_up(x_numel, 256)) local=(256) args=(x, out, x_numel)\n";
+
 // An OpenCL reply: the entry point is the //@launch line (a sketch without one is skipped), and
 // the feedback says how an OpenCL kernel must be sent.
 TEST(Extract, OpenClKernelWithLaunchPlan) {
-  const std::string cl =
-      "__kernel void relu(__global const float* x, __global float* out, const int n) {\n"
-      "  const int i = get_global_id(0);\n"
-      "  if (i < n) out[i] = fmax(x[i], 0.0f);\n"
-      "}\n"
-      "//@launch relu global=(round_up(x_numel, 256)) local=(256) args=(x, out, x_numel)\n";
+  const std::string cl = kClKernel;
   const std::string hint = "reply with the complete kernel file in one ```opencl fenced block";
   auto x = ExtractKernel("A first idea:\n```c\n__kernel void relu() {}\n```\nThe full file:\n```opencl\n" + cl +
                              "```\n",
@@ -209,12 +211,7 @@ TEST(Prompt, OpenClRefineMatchesGoldenAndUsesOpenClFences) {
   c.backend = "opencl";
   c.code_fence = "opencl";
   c.contract = "// contract\n__constant long x_numel = 4096L;\n";
-  const std::string cl =
-      "__kernel void relu(__global const float* x, __global float* out, const int n) {\n"
-      "  const int i = get_global_id(0);\n"
-      "  if (i < n) out[i] = fmax(x[i], 0.0f);\n"
-      "}\n"
-      "//@launch relu global=(round_up(x_numel, 256)) local=(256) args=(x, out, x_numel)\n";
+  const std::string cl = kClKernel;
   c.items[1].content = cl;
   c.start_code = cl;
   c.start_ms = 2.5;

@@ -76,9 +76,12 @@ void AddEmbedderOptions(CLI::App* app, BankOptions& o) {
       ->check(CLI::Range(0.001, 3600.0));
 }
 
-Result<std::unique_ptr<mem::MemoryStore>> Open(const BankOptions& o, bool create) {
+// `create`: a missing bank is created (seed, import); `read_only`: the file is never written
+// (stats, list, show, export).
+Result<std::unique_ptr<mem::MemoryStore>> Open(const BankOptions& o, bool create, bool read_only = false) {
   mem::StoreOptions so;
   so.create_if_missing = create;
+  so.read_only = read_only;
   if (o.embedder == "structural") {
     so.embedder = mem::MakeStructuralEmbedder();
   } else if (o.embedder == "http") {
@@ -201,7 +204,7 @@ class MemoryCommandImpl final : public MemoryCommand {
 
  private:
   int Stats() {
-    auto store = Open(o_, false);
+    auto store = Open(o_, false, /*read_only=*/true);
     if (!store.ok()) return Fail(store.status());
     auto s = (*store)->Stats();
     if (!s.ok()) return Fail(s.status());
@@ -237,7 +240,7 @@ class MemoryCommandImpl final : public MemoryCommand {
     if (!order.ok()) return Fail(order.status());
     f.order = *order;
     f.limit = limit_;
-    auto store = Open(o_, false);
+    auto store = Open(o_, false, /*read_only=*/true);
     if (!store.ok()) return Fail(store.status());
     auto items = (*store)->List(f);
     if (!items.ok()) return Fail(items.status());
@@ -260,7 +263,7 @@ class MemoryCommandImpl final : public MemoryCommand {
   }
 
   int Show() {
-    auto store = Open(o_, false);
+    auto store = Open(o_, false, /*read_only=*/true);
     if (!store.ok()) return Fail(store.status());
     auto m = (*store)->Get(id_);
     if (!m.ok()) return Fail(m.status());
@@ -293,7 +296,7 @@ class MemoryCommandImpl final : public MemoryCommand {
   }
 
   int Export() {
-    auto store = Open(o_, false);
+    auto store = Open(o_, false, /*read_only=*/true);
     if (!store.ok()) return Fail(store.status());
     if (output_.empty()) {
       auto n = (*store)->Export(std::cout);

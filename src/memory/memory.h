@@ -204,6 +204,9 @@ struct StoreOptions {
   // at open.
   std::shared_ptr<const Embedder> embedder;
   bool create_if_missing = true;  // else a missing file is kNotFound
+  // Open for reading only (stats, list, show, export, report): the file is never written, not
+  // even its journal mode; a bank that needs a schema migration is refused with what to run.
+  bool read_only = false;
   int busy_timeout_ms = 10000;    // how long a write waits for another process's transaction
 };
 

@@ -330,6 +330,8 @@ class SqliteStore final : public MemoryStore {
   }
 
   Status Init();
+  // The bank's embedder from meta, checked against the configured one; the recall index reset.
+  Status ReadMetaAndCheckEmbedder();
 
   std::string location() const override { return path_.string(); }
 
@@ -573,6 +575,32 @@ Status SqliteStore::Init() {
         "written by a newer evokernel. Use that version (or export the bank with it and import "
         "the export here)", where(), version, CurrentSchemaVersion()));
 
+  if (opt_.read_only) {
+    if (version < CurrentSchemaVersion())
+      return Unavailable(fmt::format("{} has schema version {} and needs migrating to {} before it can be read; "
+                                     "any command that writes to it does that (evokernel memory seed --bank ...)",
+                                     where(), version, CurrentSchemaVersion()));
+    return ReadMetaAndCheckEmbedder();
+  }
+  // Before the first write (the journal mode lives in the file's header): a bank that is not
+  // yet in WAL mode is checked first, so a corrupt file is refused untouched.
+  auto check = [&](const char* what) -> Status {
+    char* err = nullptr;
+    std::string result;
+    int qrc = sqlite3_exec(
+        db_, "PRAGMA quick_check(1)",
+        [](void* out, int, char** v, char**) {
+          *static_cast<std::string*>(out) = v[0] ? v[0] : "";
+          return 0;
+        },
+        &result, &err);
+    sqlite3_free(err);
+    if (qrc != SQLITE_OK) return Sql(qrc, what);
+    if (result != "ok")
+      return IoError(where() + " is corrupt (" + result + "); it was left untouched. Restore it from an export or "
+                               "move it away");
+    return Status::Ok();
+  };
   // WAL: readers and the writer do not block each other; it is a property of the file.
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode", -1, &st, nullptr);
@@ -581,6 +609,7 @@ Status SqliteStore::Init() {
     mode = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
   if (mode != "wal") {
+    if (version > 0) EVK_RETURN_IF_ERROR(check("check before switching to WAL"));
     char* err = nullptr;
     rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &err);
     sqlite3_free(err);
@@ -592,23 +621,8 @@ Status SqliteStore::Init() {
 
   std::shared_ptr<const Embedder> wanted = opt_.embedder ? opt_.embedder : MakeStructuralEmbedder();
   if (version < CurrentSchemaVersion()) {
-    if (version > 0) {
-      // Check an existing bank before migrating it, so a corrupt file is not written to.
-      char* err = nullptr;
-      std::string result;
-      rc = sqlite3_exec(
-          db_, "PRAGMA quick_check(1)",
-          [](void* out, int, char** v, char**) {
-            *static_cast<std::string*>(out) = v[0] ? v[0] : "";
-            return 0;
-          },
-          &result, &err);
-      sqlite3_free(err);
-      if (rc != SQLITE_OK) return Sql(rc, "check before migrating");
-      if (result != "ok")
-        return IoError(where() + " is corrupt (" + result + "); it was not migrated. Restore it "
-                                 "from an export or move it away");
-    }
+    // Check an existing bank before migrating it, so a corrupt file is not written to.
+    if (version > 0) EVK_RETURN_IF_ERROR(check("check before migrating"));
     EVK_RETURN_IF_ERROR(WriteTxn("migrate the schema", [&]() -> Status {
       // Another process may have migrated it meanwhile.
       EVK_ASSIGN_OR_RETURN(int now, ReadSchemaVersion(db_, where()));
@@ -624,8 +638,12 @@ Status SqliteStore::Init() {
       return Status::Ok();
     }));
   }
-  schema_version_ = CurrentSchemaVersion();
+  return ReadMetaAndCheckEmbedder();
+}
 
+Status SqliteStore::ReadMetaAndCheckEmbedder() {
+  schema_version_ = CurrentSchemaVersion();
+  std::shared_ptr<const Embedder> wanted = opt_.embedder ? opt_.embedder : MakeStructuralEmbedder();
   Status meta = ReadTxn("open", [&]() -> Status {
     EVK_ASSIGN_OR_RETURN(bank_embedder_, MetaValue("embedder"));
     EVK_ASSIGN_OR_RETURN(int64_t dim, MetaInt("embedder_dim"));
@@ -1265,7 +1283,7 @@ Result<std::unique_ptr<MemoryStore>> OpenSqliteStore(const fs::path& file, const
   std::error_code ec;
   bool exists = fs::exists(file, ec);
   if (!exists) {
-    if (!options.create_if_missing)
+    if (!options.create_if_missing || options.read_only)
       return NotFound("no " + where + " (create one with evokernel memory seed or import, or set --bank / "
                       "EVOKERNEL_MEMORY)");
     if (file.has_parent_path()) {
@@ -1288,7 +1306,8 @@ Result<std::unique_ptr<MemoryStore>> OpenSqliteStore(const fs::path& file, const
                              "untouched. Choose another file with --bank");
   }
   sqlite3* db = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (exists ? 0 : SQLITE_OPEN_CREATE);
+  int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX |
+              (exists ? 0 : SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
