@@ -1066,6 +1066,28 @@ TEST(Schema, ReadOnlyOpenNeverWritesTheBank) {
   EXPECT_FALSE(fs::exists(bank.dir() / "none.sqlite"));
 }
 
+// A bank whose first page is sound but whose other pages are damaged opens for reading, but a
+// command about to write (check_integrity) refuses it and leaves it untouched.
+TEST(Schema, DamagedPagesAreFoundBeforeAnyWrite) {
+  TempBank bank;
+  {
+    auto store = bank.Open();
+    ASSERT_TRUE(store);
+    FillMixedBank(*store);
+  }
+  std::string bytes = Slurp(bank.path());
+  ASSERT_GT(bytes.size(), 4 * 4096u);
+  for (size_t i = 2 * 4096 + 100; i < 3 * 4096; ++i) bytes[i] = static_cast<char>(i * 37 + 11);
+  Write(bank.path(), bytes);
+  StoreOptions check;
+  check.check_integrity = true;
+  auto r = OpenSqliteStore(bank.path(), check);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIoError);
+  EXPECT_NE(r.status().message().find("corrupt"), std::string::npos) << r.status().message();
+  EXPECT_EQ(Slurp(bank.path()), bytes);
+}
+
 TEST(Schema, CorruptFileIsRejectedAndUntouched) {
   TempBank bank;
   std::string junk(std::string("SQLite format 3") + '\0');

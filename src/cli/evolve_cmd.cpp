@@ -135,7 +135,10 @@ class EvolveCommandImpl : public EvolveCommand {
 
     if (cfg.method == Method::kEvoKernel) {
       // A new bank starts with the backend's seed knowledge (idempotent for an existing one).
-      auto store = mem::OpenSqliteStore(cfg.bank);
+      // Checked whole before the run writes anything to it: a corrupt bank is refused untouched.
+      mem::StoreOptions so;
+      so.check_integrity = true;
+      auto store = mem::OpenSqliteStore(cfg.bank, so);
       if (!store.ok()) return Fail(store.status());
       auto seeded = mem::SeedKnowledge(**store, cfg.backend, mem::DefaultKnowledgeDir(cfg.backend));
       if (!seeded.ok()) return Fail(seeded.status());

@@ -82,6 +82,7 @@ Result<std::unique_ptr<mem::MemoryStore>> Open(const BankOptions& o, bool create
   mem::StoreOptions so;
   so.create_if_missing = create;
   so.read_only = read_only;
+  so.check_integrity = !read_only;  // seed, import and prune write: never into a corrupt bank
   if (o.embedder == "structural") {
     so.embedder = mem::MakeStructuralEmbedder();
   } else if (o.embedder == "http") {

@@ -207,6 +207,10 @@ struct StoreOptions {
   // Open for reading only (stats, list, show, export, report): the file is never written, not
   // even its journal mode; a bank that needs a schema migration is refused with what to run.
   bool read_only = false;
+  // Check the whole file's integrity (PRAGMA quick_check) before anything is written, also for a
+  // bank that needs no migration: for commands that are about to write (evolve, seed, import,
+  // prune), so a corrupt bank is refused untouched. Costs a read of the file.
+  bool check_integrity = false;
   int busy_timeout_ms = 10000;    // how long a write waits for another process's transaction
 };
 

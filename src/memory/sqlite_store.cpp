@@ -582,8 +582,9 @@ Status SqliteStore::Init() {
                                      where(), version, CurrentSchemaVersion()));
     return ReadMetaAndCheckEmbedder();
   }
-  // Before the first write (the journal mode lives in the file's header): a bank that is not
-  // yet in WAL mode is checked first, so a corrupt file is refused untouched.
+  // Before the first write (even the journal mode lives in the file's header), an existing bank
+  // is checked when asked to, when it is not yet in WAL mode, or when it needs migrating, so a
+  // corrupt file is refused untouched.
   auto check = [&](const char* what) -> Status {
     char* err = nullptr;
     std::string result;
@@ -608,8 +609,9 @@ Status SqliteStore::Init() {
   if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
     mode = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
+  const bool checked = version > 0 && (opt_.check_integrity || mode != "wal" || version < CurrentSchemaVersion());
+  if (checked) EVK_RETURN_IF_ERROR(check("check the bank before writing to it"));
   if (mode != "wal") {
-    if (version > 0) EVK_RETURN_IF_ERROR(check("check before switching to WAL"));
     char* err = nullptr;
     rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &err);
     sqlite3_free(err);
@@ -621,8 +623,7 @@ Status SqliteStore::Init() {
 
   std::shared_ptr<const Embedder> wanted = opt_.embedder ? opt_.embedder : MakeStructuralEmbedder();
   if (version < CurrentSchemaVersion()) {
-    // Check an existing bank before migrating it, so a corrupt file is not written to.
-    if (version > 0) EVK_RETURN_IF_ERROR(check("check before migrating"));
+    // (An existing bank was checked above, before anything was written to it.)
     EVK_RETURN_IF_ERROR(WriteTxn("migrate the schema", [&]() -> Status {
       // Another process may have migrated it meanwhile.
       EVK_ASSIGN_OR_RETURN(int now, ReadSchemaVersion(db_, where()));
