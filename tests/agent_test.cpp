@@ -337,8 +337,16 @@ TEST(Evolve, TokenBudgetStopsTheRunAndResumeContinuesIt) {
   EXPECT_NE(r.json["stop_reason"].get<std::string>().find("token budget"), std::string::npos);
   auto run = sb.RunDir();
   EXPECT_EQ(Iterations(run).size(), 2u) << "1500 tokens per call: the third call would pass 2500";
-  auto again = RunCli({"evolve", "--resume", run.string(), "--no-llm-cache", "--json"}, 600, sb.Env(**server));
+  // Flags that would change what the run learns from are not applied on resume, and said so;
+  // the same value as recorded is not mentioned.
+  auto again = RunCli({"evolve", "--resume", run.string(), "--no-llm-cache", "--json", "--method", "passk",
+                       "--context-size", "3", "--seed", "1"},
+                      600, sb.Env(**server));
   ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("ignored on resume: --method passk (the run uses evokernel)"), std::string::npos)
+      << again.err;
+  EXPECT_NE(again.err.find("ignored on resume: --context-size 3"), std::string::npos) << again.err;
+  EXPECT_EQ(again.err.find("--seed"), std::string::npos) << again.err;
   auto its = Iterations(run);
   ASSERT_EQ(its.size(), 4u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(its[i]["iteration"], i + 1);

@@ -109,6 +109,8 @@ class EvolveCommandImpl : public EvolveCommand {
       record = std::move(*r);
       auto st = ConfigFromRecord(record->config(), cfg, tasks);
       if (!st.ok()) return Fail(st.WithContext((record->dir() / "config.json").string()));
+      for (const auto& line : IgnoredOnResume(cfg, tasks.size()))
+        std::cerr << "evokernel: warning: ignored on resume: " << line << "\n";
       std::string recorded_model = record->config().value("provider", nlohmann::json::object()).value("model", "");
       if (!recorded_model.empty() && recorded_model != pc->model)
         std::cerr << "evokernel: warning: run " << record->id() << " was started with model '" << recorded_model
@@ -237,6 +239,36 @@ class EvolveCommandImpl : public EvolveCommand {
   }
 
   // A resumed run keeps everything that shapes what it learns from its config.json.
+  // Flags given on resume that would change what the run learns from: the run keeps its recorded
+  // values, and says which of the given ones it does not use (only budgets, -j and output flags
+  // apply to a resumed run).
+  std::vector<std::string> IgnoredOnResume(const EvolveConfig& cfg, size_t n_tasks) const {
+    std::vector<std::string> out;
+    auto given = [&](const char* name) { return cmd_->get_option(name)->count() > 0; };
+    auto differs = [&](const char* name, const std::string& mine, const std::string& recorded) {
+      if (given(name) && mine != recorded)
+        out.push_back(fmt::format("{} {} (the run uses {})", name, mine, recorded));
+    };
+    auto num = [](double v) { return fmt::format("{:g}", v); };
+    for (const char* name : {"--suite", "--task", "--limit"})
+      if (given(name)) out.push_back(fmt::format("{} (the run's {} task(s) are fixed)", name, n_tasks));
+    differs("--backend", backend_, cfg.backend);
+    differs("--method", method_, std::string(MethodName(cfg.method)));
+    differs("--retrieval", retrieval_, std::string(mem::RetrievalPolicyName(cfg.retrieval)));
+    std::error_code ec;
+    if (given("--bank") && fs::weakly_canonical(bank_, ec) != fs::weakly_canonical(cfg.bank, ec))
+      out.push_back(fmt::format("--bank {} (the run uses {})", bank_, cfg.bank.string()));
+    differs("--seed", std::to_string(seed_), std::to_string(cfg.seed));
+    differs("--threads", std::to_string(threads_), std::to_string(cfg.verify.threads));
+    differs("--trials", std::to_string(trials_), std::to_string(cfg.verify.correctness_trials));
+    differs("--timing-budget", num(timing_budget_), num(cfg.verify.timing_budget_s));
+    differs("--alpha", num(memcfg_.alpha), num(cfg.memory.alpha));
+    differs("--epsilon", num(memcfg_.epsilon), num(cfg.memory.epsilon));
+    differs("--context-size", std::to_string(memcfg_.n), std::to_string(cfg.memory.n));
+    differs("--lambda", num(memcfg_.lambda), num(cfg.memory.lambda));
+    return out;
+  }
+
   Status ConfigFromRecord(const nlohmann::json& j, EvolveConfig& cfg, std::vector<TaskRef>& tasks) {
     EVK_ASSIGN_OR_RETURN(cfg, EvolveConfig::FromJson(j));
     try {
