@@ -350,18 +350,24 @@ TEST_F(ProviderTest, BrokenConnectionIsExplained) {
   EXPECT_EQ(server_->RequestCount(), 2u);
 }
 
-TEST_F(ProviderTest, GarbageBodyIsRetriedOnceAndNamed) {
-  server_->Push(ScriptStep::Raw(200, "<html>Bad gateway page</html>"));
-  server_->Push(ScriptStep::Raw(200, "<html>Bad gateway page</html>"));
-  server_->Push(ScriptStep::Text("never reached"));
+// A malformed 2xx is retried like a 5xx, up to max_retries, and named when they run out; a
+// good reply after a few garbled ones is used.
+TEST_F(ProviderTest, GarbageBodyIsRetriedLikeA5xxAndNamed) {
+  for (int i = 0; i < 4; ++i) server_->Push(ScriptStep::Raw(200, "<html>Bad gateway page</html>"));
   auto r = Make(Config())->Complete(Hello());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kProviderError);
   const std::string& m = r.status().message();
   EXPECT_NE(m.find("the body is not JSON"), std::string::npos) << m;
   EXPECT_NE(m.find("<html>Bad gateway page"), std::string::npos) << m;
-  EXPECT_NE(m.find("retried only once"), std::string::npos) << m;
-  EXPECT_EQ(server_->RequestCount(), 2u);  // max_retries is 3, but a malformed reply gets one retry
+  EXPECT_NE(m.find("max_retries = 3 exhausted"), std::string::npos) << m;
+  EXPECT_EQ(server_->RequestCount(), 4u);  // the first attempt and 3 retries
+  server_->Push(ScriptStep::Raw(200, R"({"object":"chat.completion","choices":[]})"));
+  server_->Push(ScriptStep::Raw(200, "<html>Bad gateway page</html>"));
+  server_->Push(ScriptStep::Text("the real reply"));
+  auto ok = Make(Config())->Complete(Hello());
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->attempts, 3);
 }
 
 TEST_F(ProviderTest, UnexpectedJsonNamesTheMissingField) {

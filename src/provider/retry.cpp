@@ -31,7 +31,6 @@ class RetryingProvider final : public ProviderWrapper {
   Result<ChatResponse> CompleteWithDetail(const ChatRequest& request,
                                           FailureDetail* detail) override {
     auto start = std::chrono::steady_clock::now();
-    int malformed_retries = 0;
     for (int attempt = 0;; ++attempt) {
       FailureDetail d;
       auto r = ProviderWrapper::CompleteWithDetail(request, &d);
@@ -42,22 +41,20 @@ class RetryingProvider final : public ProviderWrapper {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return r;
       }
-      // A malformed 2xx is retried once: a second one means the endpoint speaks another API.
-      bool malformed_again = d.malformed && malformed_retries >= 1;
+      // A malformed 2xx (an empty "choices", a proxy's page, a cut reply) is retried like a 5xx,
+      // up to max_retries: real endpoints return one now and then under load, and one garbled
+      // reply must not end a run.
       const bool cancelled = request.cancel && request.cancel->load();
-      if (cancelled || !d.retryable || attempt >= o_.max_retries || malformed_again) {
+      if (cancelled || !d.retryable || attempt >= o_.max_retries) {
         *detail = d;
         detail->attempts = attempts;
         std::string why = cancelled      ? "cancelled"
                           : !d.retryable ? "not retried: the error is permanent"
-                          : malformed_again
-                              ? "a malformed reply is retried only once"
-                              : fmt::format("max_retries = {} exhausted", o_.max_retries);
+                                         : fmt::format("max_retries = {} exhausted", o_.max_retries);
         return Status(r.status().code(),
                       fmt::format("{} (after {} attempt{}; {})", r.status().message(), attempts,
                                   attempts == 1 ? "" : "s", why));
       }
-      if (d.malformed) ++malformed_retries;
       double delay = Uniform(
           std::min(o_.backoff_max_s, o_.backoff_base_s * std::ldexp(1.0, std::min(attempt, 60))));
       if (d.retry_after_s)
