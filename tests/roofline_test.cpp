@@ -125,6 +125,45 @@ TEST(Roofline, LatencyBelowTheBoundIsFlaggedForReviewNotTrusted) {
   EXPECT_TRUE(j["feasible"].get<bool>()) << "a review flag is not a verdict on correctness";
 }
 
+// Peaks measured while the machine was busy come out low. A kernel that beats them makes the
+// verifier measure again; the cache keeps the higher figures (never the lower), and the kernel
+// is judged against them: not flagged.
+TEST(Roofline, PeaksBeatenByAKernelAreMeasuredAgainAndNeverLowered) {
+  auto dir = MakeTempDir("evokernel-roofline-test-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  fs::path p = *dir / "busy-then-idle-peaks.sh";
+  // First run: a busy machine (1000x too low); later runs: generous figures.
+  std::ofstream(p) << "#!/bin/sh\n"
+                      "if [ -f " << (*dir / "measured-once").string() << " ]; then\n"
+                      "  echo '{\"threads\": 1, \"flops_per_s\": 1e13, \"read_bandwidth\": "
+                      "[{\"bytes\": 16384, \"bytes_per_s\": 1e12}, {\"bytes\": 268435456, \"bytes_per_s\": 1e12}]}'\n"
+                      "else\n"
+                      "  touch " << (*dir / "measured-once").string() << "\n"
+                      "  echo '{\"threads\": 1, \"flops_per_s\": 1e8, \"read_bandwidth\": "
+                      "[{\"bytes\": 16384, \"bytes_per_s\": 2e7}, {\"bytes\": 268435456, \"bytes_per_s\": 1e7}]}'\n"
+                      "fi\n";
+  chmod(p.c_str(), 0755);
+  const std::map<std::string, std::string> env = {{"EVOKERNEL_PEAKS", p.string()},
+                                                  {"EVOKERNEL_CACHE_DIR", (*dir / "cache").string()}};
+  auto r = RunCli({"eval", "--task", "level1/01_square_matmul", "--kernel",
+                   (KernelsDir() / "level1__01_square_matmul" / "fast.cpp").string(), "--json", "--timing-trials", "5",
+                   "--trials", "1", "--hidden-trials", "0"},
+                  300, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out.substr(0, 2000);
+  const auto& j = r.json;
+  ASSERT_TRUE(j["roofline"].is_object()) << j.value("roofline_note", "");
+  EXPECT_LT(j["roofline"]["fraction"].get<double>(), 1.0);
+  EXPECT_NEAR(j["roofline"]["peak_gflops"].get<double>(), 1e4, 1e-6);
+  EXPECT_NE(j.value("roofline_note", "").find("measured again"), std::string::npos) << j.dump();
+  for (const auto& why : j["review"]) EXPECT_EQ(why.get<std::string>().find("roofline"), std::string::npos) << why;
+  // The cache now holds the higher figures; measuring again with lower ones keeps them.
+  fs::remove(*dir / "measured-once");
+  auto m = RunCli({"machine", "--remeasure", "--json"}, 60, env);
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_EQ(m.json["flops_per_s"].get<double>(), 1e13) << "a lower measurement never replaces a higher one";
+}
+
 TEST(Roofline, MissingPeaksProgramIsReportedNotSilent) {
   auto dir = MakeTempDir("evokernel-roofline-test-");
   ASSERT_TRUE(dir.ok());

@@ -660,7 +660,21 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
       r.roofline_note = "roofline check not done: " + peaks.status().message();
     } else {
       r.roofline = ComputeRoofline(spec_, *peaks, r.kernel_ns.median);
-      r.baseline_roofline_fraction = ComputeRoofline(spec_, *peaks, r.baseline_ns.median).fraction;
+      if (r.roofline->fraction > kRooflineReviewFraction && !peaks_remeasured_) {
+        // Peaks measured while the machine was busy come out low and would make honest kernels
+        // "faster than possible": measure again (the cache keeps the higher figures, never the
+        // lower) and judge against the new ones.
+        peaks_remeasured_ = true;
+        if (auto probe = backend_.Peaks(opt_.threads); probe.ok()) {
+          auto again = LoadOrMeasurePeaks(probe->device, probe->argv, opt_.threads, /*remeasure=*/true);
+          if (again.ok()) {
+            peaks_ = std::move(again);
+            r.roofline = ComputeRoofline(spec_, **peaks_, r.kernel_ns.median);
+            r.roofline_note = "the device's peaks were measured again because this kernel beat the cached ones";
+          }
+        }
+      }
+      r.baseline_roofline_fraction = ComputeRoofline(spec_, **peaks_, r.baseline_ns.median).fraction;
       if (r.roofline->fraction > kRooflineReviewFraction)
         r.review.push_back(fmt::format(
             "median {:.4g} ms is below the roofline bound of this machine ({:.4g} ms: {:.4g} GFLOP at {:.4g} GFLOP/s, "

@@ -148,6 +148,7 @@ class Verifier {
   int TimedCallsFor(double est_ns, double overhead_ns) const;
 
   std::optional<Result<MachinePeaks>> peaks_;  // the roofline's peaks, read on first use
+  bool peaks_remeasured_ = false;              // once per verifier, when a kernel beat them
   Backend& backend_;
   Oracle& oracle_;
   const TaskSpec& spec_;
