@@ -1,5 +1,6 @@
 // Run records: events survive, replay rebuilds progress, torn lines are skipped, one owner.
 #include "agent/run_record.h"
+#include "agent/agent.h"
 
 #include <fstream>
 
@@ -143,6 +144,22 @@ TEST(RunRecord, IdsAndDirectoryNames) {
   EXPECT_EQ(id.size(), std::string("20261121-071530-3fa2").size()) << id;
   EXPECT_NE(NewRunId(), NewRunId());
   EXPECT_EQ(TaskDirName("level2/23_matmul swish"), "level2__23_matmul_swish");
+}
+
+// A refinement replaces the best kernel only when it is faster by more than the uncertainty of
+// its median: a gain inside the timing noise is not a new best.
+TEST(NewBest, GainMustExceedTheMediansUncertainty) {
+  Summary s;
+  s.n = 16;
+  s.median = 9.9e6;  // 9.9 ms
+  s.p25 = 9.5e6;
+  s.p75 = 10.3e6;  // IQR 0.8 ms: standard error of the median about 0.19 ms
+  EXPECT_TRUE(BeatsBest(s, std::nullopt)) << "the first timed kernel is the best";
+  EXPECT_FALSE(BeatsBest(s, 10.0)) << "0.1 ms faster, within the noise";
+  EXPECT_FALSE(BeatsBest(s, 9.8)) << "slower";
+  EXPECT_TRUE(BeatsBest(s, 11.0)) << "1.1 ms faster, well outside the noise";
+  s.p25 = s.p75 = s.median;  // no spread at all
+  EXPECT_TRUE(BeatsBest(s, 10.0));
 }
 
 }  // namespace

@@ -341,7 +341,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
         normalised = reward;
       }
     }
-    const bool new_best = ok && lat && (!best_ms || *lat < *best_ms);
+    const bool new_best = ok && lat && BeatsBest(er.kernel_ns, best_ms);
     const bool first_feasible = ok && !feasible;
 
     // Memory: the trace, a summary at milestones, and the value updates, in one transaction.
@@ -485,6 +485,15 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
 }
 
 }  // namespace
+
+bool BeatsBest(const Summary& kernel_ns, std::optional<double> best_ms) {
+  if (!best_ms) return true;
+  const double median_ms = kernel_ns.median / 1e6;
+  if (!(median_ms < *best_ms)) return false;
+  const double n = static_cast<double>(std::max<size_t>(kernel_ns.n, 1));
+  const double se_ms = 1.2533 * (kernel_ns.iqr() / 1.349) / std::sqrt(n) / 1e6;
+  return *best_ms - median_ms > 2 * se_ms;
+}
 
 Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConfig& cfg, Backend& backend,
                              Provider& provider, RunRecord& record,

@@ -103,6 +103,11 @@ Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConf
 // its own items and changes nothing twice, and reports can tell which task made an item.
 std::string IterationItemId(const std::string& prefix, const std::string& run, const std::string& task, int it);
 
+// Whether a refinement measured at `kernel_ns` (nanoseconds) is a new best against `best_ms`:
+// faster by more than the uncertainty of its median (2 standard errors, 1.2533 * IQR/1.349 /
+// sqrt(n)), so that a "gain" inside the timing noise does not replace the start point.
+bool BeatsBest(const Summary& kernel_ns, std::optional<double> best_ms);
+
 // A task list in curriculum order: by level, then by id.
 std::vector<TaskRef> CurriculumOrder(std::vector<TaskRef> tasks);
 
