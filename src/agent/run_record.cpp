@@ -122,9 +122,12 @@ void RunRecord::Fold(RunProgress& p, const nlohmann::json& e) {
     p.wall_seconds += e.value("wall_seconds", 0.0);
   } else if (type == "run_finished") {
     p.finished = true;
+  } else if (type == "task_error") {
+    p.task_errors[e.value("task", "")] = e.value("error", "");
   } else if (type == "task_done") {
     p.tasks[e.value("task", "")].done = true;
   } else if (type == "iteration") {
+    p.task_errors.erase(e.value("task", ""));  // it loaded after all (its file was fixed)
     TaskProgress& t = p.tasks[e.value("task", "")];
     t.iterations = std::max(t.iterations, e.value("iteration", 0));
     double in = e.value("input_tokens", 0.0), out = e.value("output_tokens", 0.0), cost = e.value("cost_usd", 0.0);

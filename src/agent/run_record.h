@@ -51,6 +51,7 @@ struct RunProgress {
   int sessions = 0;             // run_started + resumed events
   bool finished = false;
   int ignored_lines = 0;        // torn or unreadable lines skipped
+  std::map<std::string, std::string> task_errors;  // task -> why it could not be loaded (task_error)
 };
 
 // Default parent of run directories: $EVOKERNEL_RUNS_DIR, else ./runs.

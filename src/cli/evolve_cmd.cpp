@@ -172,11 +172,7 @@ class EvolveCommandImpl : public EvolveCommand {
     nlohmann::json out = summary->ToJson();
     // Tasks that could not be loaded (a broken task file) were skipped; the run says so and
     // fails, so a script never mistakes a run that did nothing for one that worked.
-    std::map<std::string, std::string> task_errors;
-    std::vector<nlohmann::json> events;
-    if (RunRecord::Replay(record->dir(), &events).ok())
-      for (const auto& e : events)
-        if (e.value("type", "") == "task_error") task_errors[e.value("task", "")] = e.value("error", "");
+    const std::map<std::string, std::string> task_errors = record->Totals().task_errors;
     out["task_errors"] = task_errors;
     for (const auto& [task, err] : task_errors)
       std::cerr << "evokernel: error: task " << task << " could not be loaded: " << err << "\n";

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <chrono>
 
 #include "common/fs.h"
@@ -51,25 +52,33 @@ Result<MachinePeaks> MachinePeaks::FromJson(const nlohmann::json& j) {
   }
 }
 
+namespace {
+// The cached peaks in `file` for `threads`, if it holds readable ones.
+std::optional<MachinePeaks> ReadCachedPeaks(const fs::path& file, int threads) {
+  auto text = ReadFile(file);
+  if (!text.ok()) return std::nullopt;
+  try {
+    auto peaks = MachinePeaks::FromJson(nlohmann::json::parse(*text));
+    if (peaks.ok() && peaks->threads == threads) return std::move(peaks).value();
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 Result<MachinePeaks> LoadOrMeasurePeaks(const std::string& device, const std::vector<std::string>& argv, int threads,
                                         bool remeasure) {
   threads = std::max(threads, 1);
   const std::string cpu = CpuModelName();
   const std::string key = Sha256Hex(std::string(kPeaksVersion) + "\n" + device).substr(0, 16);
   const fs::path file = CacheDir() / "machine" / ("peaks-" + key + "-t" + std::to_string(threads) + ".json");
-  if (!remeasure) {
-    if (auto text = ReadFile(file); text.ok()) {
-      try {
-        auto peaks = MachinePeaks::FromJson(nlohmann::json::parse(*text));
-        if (peaks.ok() && peaks->threads == threads) {
-          peaks->cache_file = file.string();
-          return peaks;
-        }
-      } catch (const std::exception&) {
-      }
-      // An unreadable cache entry is measured again and replaced.
-    }
+  const std::optional<MachinePeaks> cached = ReadCachedPeaks(file, threads);
+  if (!remeasure && cached) {
+    MachinePeaks peaks = *cached;
+    peaks.cache_file = file.string();
+    return peaks;
   }
+  // (An unreadable cache entry is measured again and replaced.)
   SpawnOptions so;
   so.argv = argv;
   const std::string tool = argv.empty() ? std::string("(none)") : fs::path(argv[0]).filename().string();
@@ -86,19 +95,11 @@ Result<MachinePeaks> LoadOrMeasurePeaks(const std::string& device, const std::ve
   if (!peaks.ok()) return Unavailable(peaks.status().message());
   // Never lower: a measurement taken while the machine is busy comes out low, so a re-measure
   // keeps, per figure, the higher of the cached and the new value.
-  if (remeasure) {
-    if (auto text = ReadFile(file); text.ok()) {
-      try {
-        auto old = MachinePeaks::FromJson(nlohmann::json::parse(*text));
-        if (old.ok() && old->threads == peaks->threads) {
-          peaks->flops_per_s = std::max(peaks->flops_per_s, old->flops_per_s);
-          for (auto& [bytes, rate] : peaks->read_bandwidth)
-            for (const auto& [ob, orate] : old->read_bandwidth)
-              if (ob == bytes) rate = std::max(rate, orate);
-        }
-      } catch (const std::exception&) {
-      }
-    }
+  if (cached && cached->threads == peaks->threads) {
+    peaks->flops_per_s = std::max(peaks->flops_per_s, cached->flops_per_s);
+    for (auto& [bytes, rate] : peaks->read_bandwidth)
+      for (const auto& [ob, orate] : cached->read_bandwidth)
+        if (ob == bytes) rate = std::max(rate, orate);
   }
   peaks->cpu = cpu;
   peaks->device = device;
