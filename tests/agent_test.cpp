@@ -12,6 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include "memory/memory.h"
 #include "support/scripted_llm_server.h"
 #include "test_util.h"
 
@@ -200,6 +203,118 @@ TEST(Evolve, ResumesAfterKillWithNothingLostOrRepeated) {
   auto events = ReadFile(run / "events.jsonl");
   EXPECT_NE(events->find("\"resumed\""), std::string::npos);
 }
+
+// Crash consistency: the run is killed (SIGKILL, via $EVOKERNEL_CRASH_AT) right after each
+// durable write of its second iteration (a refining step that sets a new best), then resumed.
+// Whatever the point, the events, the attempt files, the bank's traces and summaries, the
+// visit counts, the reward normaliser and the best kernel must all describe the same kernels,
+// exactly once per iteration.
+class CrashConsistency : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CrashConsistency, ResumeLeavesRecordsAndBankInAgreement) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok());
+  // Drafts get a slow kernel, refinements the fast one (usually a new best at iteration 2).
+  (*server)->AddRule({"Start point: a verified kernel", "last_user", -1, ScriptStep::Text(Reply(Kernel("fast.cpp")))});
+  (*server)->SetDefault(ScriptStep::Text(Reply(Kernel("ok_strided.cpp"))));
+  Sandbox sb;
+  const std::vector<std::string> args = {"evolve", "--task", "level1/12_relu", "--budget", "3", "--no-llm-cache",
+                                         "--json", "--timing-budget", "0.1"};
+  auto env = sb.Env(**server);
+  env["EVOKERNEL_CRASH_AT"] = GetParam();
+  auto crashed = RunCli(args, 600, env);
+  ASSERT_EQ(crashed.exit_code, 128 + SIGKILL) << "the crash point " << GetParam() << " was not reached\n"
+                                               << crashed.err;
+  fs::path run = sb.RunDir();
+  ASSERT_LT(Iterations(run).size(), 3u);
+  EXPECT_EQ(fs::exists(run / "pending" / "level1__12_relu.json"),
+            GetParam().rfind("attempt", 0) != 0)
+      << "after the attempt file nothing of the iteration is written; from the pending outcome on, it is";
+  auto r = RunCli({"evolve", "--resume", run.filename().string(), "--no-llm-cache", "--json"}, 600, sb.Env(**server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(run / "pending" / "level1__12_relu.json")) << "the pending outcome was applied";
+
+  auto its = Iterations(run);
+  ASSERT_EQ(its.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(its[i]["iteration"], i + 1) << "each iteration exactly once";
+  EXPECT_EQ(its[1]["stage"], "refine");
+
+  auto store = memory::OpenSqliteStore(sb.dir / "bank.sqlite");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  memory::ListFilter traces;
+  traces.kind = memory::ItemKind::kTrace;
+  auto bank_traces = (*store)->List(traces);
+  ASSERT_TRUE(bank_traces.ok());
+  ASSERT_EQ(bank_traces->size(), 3u) << "one trace per iteration, none from a redo";
+  std::map<std::string, int> visits_draft, visits_refine;  // what the events say was shown
+  int refine_steps = 0, new_bests = 0;
+  std::string last_best_attempt;
+  for (const auto& e : its) {
+    // The event, its attempt file and the bank's trace describe one kernel.
+    auto trace = (*store)->Get(e["item_id"].get<std::string>());
+    ASSERT_TRUE(trace.ok()) << e["item_id"];
+    auto attempt = ReadFile(run / e["attempt"].get<std::string>());
+    ASSERT_TRUE(attempt.ok());
+    EXPECT_EQ(trace->content, *attempt) << "iteration " << e["iteration"];
+    EXPECT_EQ(trace->outcome, e["outcome"].get<std::string>());
+    ASSERT_EQ(trace->latency_ms.has_value(), !e["latency_ms"].is_null());
+    if (trace->latency_ms) EXPECT_DOUBLE_EQ(*trace->latency_ms, e["latency_ms"].get<double>());
+    const bool refine = e["stage"] == "refine";
+    refine_steps += refine;
+    auto& visits = refine ? visits_refine : visits_draft;
+    for (const auto& id : e["items_used"]) ++visits[id.get<std::string>()];
+    if (refine && !e["start_point"].is_null()) {
+      bool shown = false;
+      for (const auto& id : e["items_used"]) shown |= id == e["start_point"];
+      if (!shown) ++visits[e["start_point"].get<std::string>()];
+    }
+    if (e["new_best"].get<bool>()) {
+      ++new_bests;
+      last_best_attempt = e["attempt"].get<std::string>();
+    }
+  }
+  // Visit counts in the bank agree with the events (no update applied twice or lost).
+  for (const auto& [id, n] : visits_draft) {
+    auto item = (*store)->Get(id);
+    ASSERT_TRUE(item.ok()) << id;
+    EXPECT_EQ(item->visits_draft, n) << id;
+  }
+  for (const auto& [id, n] : visits_refine) {
+    auto item = (*store)->Get(id);
+    ASSERT_TRUE(item.ok()) << id;
+    EXPECT_EQ(item->visits_refine, n) << id;
+  }
+  // One summary per new best, each pointing at its iteration's trace.
+  memory::ListFilter summaries;
+  summaries.kind = memory::ItemKind::kSummary;
+  auto bank_summaries = (*store)->List(summaries);
+  ASSERT_TRUE(bank_summaries.ok());
+  EXPECT_EQ(static_cast<int>(bank_summaries->size()), new_bests);
+  for (const auto& s : *bank_summaries) {
+    bool found = false;
+    for (const auto& e : its) found |= e["item_id"] == s.parent_id && e["new_best"].get<bool>();
+    EXPECT_TRUE(found) << s.id << " summarises " << s.parent_id;
+  }
+  // Each refining reward entered the normaliser once.
+  auto norm = (*store)->LoadNormaliser(memory::Stage::kRefine);
+  ASSERT_TRUE(norm.ok());
+  EXPECT_EQ(norm->count, refine_steps);
+  // The best kernel is the last new best's attempt.
+  ASSERT_FALSE(last_best_attempt.empty());
+  EXPECT_EQ(*ReadFile(run / "best" / "level1__12_relu" / "kernel.cpp"), *ReadFile(run / last_best_attempt));
+  auto best_json = nlohmann::json::parse(*ReadFile(run / "best" / "level1__12_relu" / "result.json"));
+  EXPECT_EQ("attempts/level1__12_relu/" + fmt::format("{:03d}.cpp", best_json["iteration"].get<int>()),
+            last_best_attempt);
+}
+
+// Each durable write of an iteration, at its arrival in iteration 2 (the normaliser is written
+// by refining steps only, so its first arrival is iteration 2), except the best kernel: whether
+// the refinement beats the draft depends on the machine's load, so it is killed at iteration
+// 1's (a first feasible kernel is always saved).
+INSTANTIATE_TEST_SUITE_P(EveryDurableWrite, CrashConsistency,
+                         ::testing::Values("attempt:2", "pending:2", "normaliser:1", "commit:2", "best:1",
+                                           "event:2"),
+                         [](const auto& info) { return info.param.substr(0, info.param.find(':')); });
 
 // The same loop on the OpenCL backend (PoCL): OpenCL prompts and seed notes, replies in
 // ```opencl blocks, the verifier's OpenCL path, attempts and the best kernel saved as .cl.

@@ -11,7 +11,9 @@
 
 #include "agent/extract.h"
 #include "agent/prompt.h"
+#include "common/crash_point.h"
 #include "common/fs.h"
+#include "common/json_int.h"
 #include "memory/seed.h"
 #include "task/oracle.h"
 
@@ -69,26 +71,26 @@ Result<EvolveConfig> EvolveConfig::FromJson(const nlohmann::json& j) {
   try {
     EVK_ASSIGN_OR_RETURN(cfg.method, ParseMethod(j.at("method").get<std::string>()));
     EVK_ASSIGN_OR_RETURN(cfg.retrieval, mem::ParseRetrievalPolicy(j.at("retrieval").get<std::string>()));
-    cfg.budget = j.at("budget").get<int>();
-    cfg.jobs = j.value("jobs", cfg.jobs);
-    cfg.seed = j.at("seed").get<uint64_t>();
+    cfg.budget = JsonInt<int>(j, "budget");
+    if (j.contains("jobs")) cfg.jobs = JsonInt<int>(j, "jobs");
+    cfg.seed = JsonInt<uint64_t>(j, "seed");
     cfg.backend = j.at("backend").get<std::string>();
     cfg.bank = j.at("bank").get<std::string>();
-    cfg.verify.threads = j.at("threads").get<int>();
+    cfg.verify.threads = JsonInt<int>(j, "threads");
     const auto& m = j.at("memory");
     cfg.memory.alpha = m.at("alpha").get<double>();
     cfg.memory.epsilon = m.at("epsilon").get<double>();
-    cfg.memory.n = m.at("n").get<int>();
-    cfg.memory.lambda = m.at("lambda").get<int>();
+    cfg.memory.n = JsonInt<int>(m, "n");
+    cfg.memory.lambda = JsonInt<int>(m, "lambda");
     cfg.memory.initial_q = m.at("initial_q").get<double>();
     cfg.memory.popart_beta = m.at("popart_beta").get<double>();
-    cfg.memory.knowledge_slots = m.at("knowledge_slots").get<int>();
+    cfg.memory.knowledge_slots = JsonInt<int>(m, "knowledge_slots");
     const auto& v = j.at("verify");
-    cfg.verify.correctness_trials = v.at("correctness_trials").get<int>();
-    cfg.verify.hidden_trials = v.at("hidden_trials").get<int>();
+    cfg.verify.correctness_trials = JsonInt<int>(v, "correctness_trials");
+    cfg.verify.hidden_trials = JsonInt<int>(v, "hidden_trials");
     cfg.verify.timing = v.at("timing").get<bool>();
     cfg.verify.timing_budget_s = v.at("timing_budget_s").get<double>();
-    if (j.contains("max_tokens")) cfg.max_tokens = j["max_tokens"].get<int64_t>();
+    if (j.contains("max_tokens")) cfg.max_tokens = JsonInt<int64_t>(j, "max_tokens");
     if (j.contains("max_cost_usd")) cfg.max_cost_usd = j["max_cost_usd"].get<double>();
     if (j.contains("max_wall_s")) cfg.max_wall_s = j["max_wall_s"].get<double>();
   } catch (const std::exception& e) {
@@ -200,6 +202,53 @@ Result<std::vector<PromptItem>> PassKDemonstration(const std::string& backend, c
   return out;
 }
 
+// Applies an iteration's outcome, written to pending/ before (RunRecord::SavePending), in the
+// order of its durable writes: the refining normaliser, the bank transaction, the best kernel,
+// the event; then removes the pending file. Each write is idempotent (the normaliser and the
+// best kernel are overwritten with the same content, the bank transaction is skipped when its
+// trace exists, the event is written only here and only while it is missing), so replaying a
+// step after a crash at any point leaves the same state as an uninterrupted run.
+Status ApplyStep(RunRecord& record, mem::MemoryStore* store, const nlohmann::json& step) {
+  const std::string task = step.at("task").get<std::string>();
+  try {
+    if (store && step.contains("normaliser")) {
+      const auto& n = step["normaliser"];
+      mem::NormaliserState st;
+      st.count = n.at("count").get<int64_t>();
+      st.mean = n.at("mean").get<double>();
+      st.mean_sq = n.at("mean_sq").get<double>();
+      EVK_RETURN_IF_ERROR(store->SaveNormaliser(mem::Stage::kRefine, st));
+      CrashPoint("normaliser");
+    }
+    if (store && step.contains("items")) {
+      std::vector<mem::MemoryItem> items;
+      for (const auto& j : step["items"]) {
+        EVK_ASSIGN_OR_RETURN(mem::MemoryItem item, mem::MemoryItem::FromJson(j));
+        items.push_back(std::move(item));
+      }
+      std::vector<mem::ValueUpdate> updates;
+      for (const auto& u : step.at("updates")) {
+        EVK_ASSIGN_OR_RETURN(mem::Stage stage, mem::ParseStage(u.at("stage").get<std::string>()));
+        updates.push_back({u.at("id").get<std::string>(), stage, u.at("reward").get<double>(),
+                           u.at("alpha").get<double>()});
+      }
+      EVK_RETURN_IF_ERROR(store->Commit(std::move(items), updates).status());
+      CrashPoint("commit");
+    }
+    if (step.contains("best")) {
+      const auto& b = step["best"];
+      EVK_RETURN_IF_ERROR(record.SaveBest(task, b.at("code").get<std::string>(), b.at("result"),
+                                          b.at("extension").get<std::string>()));
+      CrashPoint("best");
+    }
+    EVK_RETURN_IF_ERROR(record.Append(step.at("event")));
+    CrashPoint("event");
+  } catch (const std::exception& e) {
+    return InvalidArgument(fmt::format("the pending outcome of task {} is malformed: {}", task, e.what()));
+  }
+  return record.ClearPending(task);
+}
+
 Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
   const EvolveConfig& cfg = sh.cfg;
   TaskProgress prog = sh.record.TaskState(ref.id);
@@ -307,6 +356,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     Extraction x = ExtractKernel(reply->text, lang.entry_point, reply->finish_reason, lang.reply_hint);
     EvalResult er;
     EVK_ASSIGN_OR_RETURN(std::string attempt, sh.record.SaveAttempt(ref.id, it, x.ok ? x.code : reply->text, lang.extension));
+    CrashPoint("attempt");
     if (x.ok) {
       EVK_ASSIGN_OR_RETURN(er, verifier.Evaluate(x.code, (sh.record.dir() / attempt).string()));
     } else {
@@ -324,6 +374,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
 
     // Reward.
     double reward = 0, normalised = 0;
+    std::optional<mem::NormaliserState> normaliser;
     if (!refining) {
       reward = normalised = mem::DraftReward(ok);
     } else {
@@ -336,7 +387,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
           sh.popart.emplace(cfg.memory, state);
         }
         normalised = sh.popart->Normalise(reward);
-        EVK_RETURN_IF_ERROR(store->SaveNormaliser(mem::Stage::kRefine, sh.popart->state()));
+        normaliser = sh.popart->state();  // saved with the step's other writes, below
       } else {
         normalised = reward;
       }
@@ -344,7 +395,9 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     const bool new_best = ok && lat && BeatsBest(er.kernel_ns, best_ms);
     const bool first_feasible = ok && !feasible;
 
-    // Memory: the trace, a summary at milestones, and the value updates, in one transaction.
+    // The step's outcome: the bank's trace, a summary at milestones and the value updates (one
+    // transaction), the best kernel, and the event. Written to pending/ first, then applied.
+    nlohmann::json step = {{"task", ref.id}, {"iteration", it}};
     std::string item_id;
     if (cfg.method == Method::kEvoKernel) {
       std::vector<mem::MemoryItem> items;
@@ -403,7 +456,14 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       for (const auto& id : shown) updates.push_back({id, stage, normalised, cfg.memory.alpha});
       if (refining && start && std::find(shown.begin(), shown.end(), start->id) == shown.end())
         updates.push_back({start->id, stage, normalised, cfg.memory.alpha});
-      EVK_RETURN_IF_ERROR(store->Commit(std::move(items), updates).status());
+      step["items"] = nlohmann::json::array();
+      for (const auto& item : items) step["items"].push_back(item.ToJson());
+      step["updates"] = nlohmann::json::array();
+      for (const auto& u : updates)
+        step["updates"].push_back({{"id", u.id}, {"stage", mem::StageName(u.stage)}, {"reward", u.reward},
+                                   {"alpha", u.alpha}});
+      if (normaliser)
+        step["normaliser"] = {{"count", normaliser->count}, {"mean", normaliser->mean}, {"mean_sq", normaliser->mean_sq}};
     }
 
     // Record.
@@ -411,7 +471,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       best_code = x.code;
       nlohmann::json rj = er.ToJson();
       rj["iteration"] = it;
-      EVK_RETURN_IF_ERROR(sh.record.SaveBest(ref.id, x.code, rj, lang.extension));
+      step["best"] = {{"code", x.code}, {"result", rj}, {"extension", lang.extension}};
     }
     nlohmann::json ev = {{"type", "iteration"},
                          {"task", ref.id},
@@ -449,7 +509,10 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
                          {"item_id", item_id},
                          {"attempt", attempt},
                          {"new_best", new_best || first_feasible}};
-    EVK_RETURN_IF_ERROR(sh.record.Append(ev));
+    step["event"] = std::move(ev);
+    EVK_RETURN_IF_ERROR(sh.record.SavePending(ref.id, step));
+    CrashPoint("pending");
+    EVK_RETURN_IF_ERROR(ApplyStep(sh.record, store.get(), step));
 
     // State for the next iteration.
     if (ok) {
@@ -505,6 +568,25 @@ Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConf
   EVK_RETURN_IF_ERROR(record.Append({{"type", record.progress().sessions == 0 ? "run_started" : "resumed"},
                                      {"run", record.id()},
                                      {"tasks", tasks.size()}}));
+  // A crash between an iteration's first durable write and its event left that iteration's
+  // outcome in pending/: finish its writes now, before any task runs, instead of redoing it.
+  EVK_ASSIGN_OR_RETURN(std::vector<nlohmann::json> pending, record.LoadPending());
+  if (!pending.empty()) {
+    std::unique_ptr<mem::MemoryStore> store;
+    if (cfg.method == Method::kEvoKernel) {
+      EVK_ASSIGN_OR_RETURN(store, mem::OpenSqliteStore(cfg.bank));
+    }
+    for (auto& step : pending) {
+      const std::string task = step["task"].get<std::string>();
+      const int it = step["iteration"].get<int>();
+      if (it == record.TaskState(task).iterations + 1) {
+        step["event"]["recovered"] = true;  // finished by a resumed session from pending/
+        EVK_RETURN_IF_ERROR(ApplyStep(record, store.get(), step).WithContext("recovering " + task));
+      } else {
+        EVK_RETURN_IF_ERROR(record.ClearPending(task));  // its event is on record already
+      }
+    }
+  }
   std::mutex qmu;
   size_t next = 0;
   auto worker = [&] {

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -252,8 +253,41 @@ Status RunRecord::SaveBest(const std::string& task_id, const std::string& source
   std::error_code ec;
   fs::create_directories(d, ec);
   if (ec) return IoError("cannot create " + d.string() + ": " + ec.message());
-  EVK_RETURN_IF_ERROR(WriteFileAtomic(BestKernelPath(task_id, extension), source));
-  return WriteFileAtomic(d / "result.json", result.dump(2) + "\n");
+  EVK_RETURN_IF_ERROR(WriteFileAtomic(BestKernelPath(task_id, extension), source, /*durable=*/true));
+  return WriteFileAtomic(d / "result.json", result.dump(2) + "\n", /*durable=*/true);
+}
+
+Status RunRecord::SavePending(const std::string& task_id, const nlohmann::json& step) {
+  return WriteFileAtomic(dir_ / "pending" / (TaskDirName(task_id) + ".json"),
+                         step.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                         /*durable=*/true);
+}
+
+Result<std::vector<nlohmann::json>> RunRecord::LoadPending() const {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(dir_ / "pending", ec))
+    if (f.path().extension() == ".json") files.push_back(f.path());  // skips *.json.tmp.* leftovers
+  std::sort(files.begin(), files.end());
+  std::vector<nlohmann::json> out;
+  for (const auto& f : files) {
+    EVK_ASSIGN_OR_RETURN(std::string text, ReadFile(f));
+    auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("event") || !j["event"].is_object() || !j.contains("task") ||
+        !j["task"].is_string() || !j.contains("iteration") || !j["iteration"].is_number_integer())
+      return InvalidArgument(f.string() +
+                             ": not a pending iteration outcome (expected an object with task, iteration and "
+                             "event); move it away to resume without it");
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Status RunRecord::ClearPending(const std::string& task_id) {
+  std::error_code ec;
+  fs::remove(dir_ / "pending" / (TaskDirName(task_id) + ".json"), ec);
+  if (ec) return IoError("cannot remove the pending outcome of " + task_id + ": " + ec.message());
+  return Status::Ok();
 }
 
 }  // namespace evokernel

@@ -5,12 +5,16 @@
 //     events.jsonl          one JSON object per line, appended and fsync'ed as things happen
 //     attempts/<task>/<iteration><ext>  every generated kernel (<ext>: the backend's, .cpp or .cl)
 //     best/<task>/kernel<ext>, best/<task>/result.json   the best feasible kernel so far
+//     pending/<task>.json   an iteration's outcome between its first durable write and its event
 //
 // events.jsonl is the source of truth. An event is written only after everything it
 // describes is durable (the memory bank transaction, the attempt file), so after a crash a
-// resumed run redoes at most the one iteration whose event is missing; memory writes are
-// idempotent per (run, task, iteration) so that redo changes nothing twice. A torn last line
-// (the crash hit mid-write) is ignored when reading.
+// resumed run redoes at most the one iteration whose event is missing. Once an iteration has
+// a result, its outcome (event, bank items, value updates, best kernel) is written to
+// pending/ first; the writes that follow are replayed from it on resume rather than redone,
+// so the redo cannot describe a different kernel than the one the bank already holds. Memory
+// writes are idempotent per (run, task, iteration). A torn last line (the crash hit mid-write)
+// is ignored when reading.
 //
 // Thread safety: RunRecord serialises its own writes; one process owns a run directory at a
 // time (a lock file enforces it).
@@ -92,6 +96,13 @@ class RunRecord {
   // file).
   Status SaveBest(const std::string& task_id, const std::string& source, const nlohmann::json& result,
                   std::string_view extension);
+  // The pending outcome of a task's current iteration (see above): written durably before the
+  // iteration's first write to the bank, removed after its event. One per task.
+  Status SavePending(const std::string& task_id, const nlohmann::json& step);
+  // Every pending outcome left by a crash, in task order. kInvalidArgument naming the file when
+  // one is unreadable (it was written atomically, so that is not a torn write).
+  Result<std::vector<nlohmann::json>> LoadPending() const;
+  Status ClearPending(const std::string& task_id);
   // The task's best kernel file (which may not exist yet).
   std::filesystem::path BestKernelPath(const std::string& task_id, std::string_view extension) const;
 

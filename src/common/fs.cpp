@@ -1,5 +1,6 @@
 #include "common/fs.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -52,22 +53,43 @@ std::string ReadFileTail(const fs::path& path, size_t max_bytes) {
   return "..." + text->substr(text->size() - max_bytes);
 }
 
-Status WriteFileAtomic(const fs::path& path, std::string_view content) {
+Status WriteFileAtomic(const fs::path& path, std::string_view content, bool durable) {
   std::error_code ec;
   if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
   fs::path tmp = path;
   tmp += ".tmp." + std::to_string(getpid()) + "." + std::to_string(std::random_device{}());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return IoError("cannot write " + tmp.string() + ": " + std::strerror(errno));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) return IoError("write failed: " + tmp.string());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot write " + tmp.string() + ": " + std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    int err = errno;
+    ::close(fd);
+    fs::remove(tmp, ec);
+    return IoError(what + " " + tmp.string() + ": " + std::strerror(err));
+  };
+  for (size_t off = 0; off < content.size();) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("write failed:");
+    off += static_cast<size_t>(n);
+  }
+  if (durable && ::fsync(fd) != 0) return fail("fsync failed:");
+  if (::close(fd) != 0) {
+    fd = -1;
+    fs::remove(tmp, ec);
+    return IoError("write failed: " + tmp.string() + ": " + std::strerror(errno));
   }
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
     return IoError("cannot rename into " + path.string() + ": " + ec.message());
+  }
+  if (durable) {
+    fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
   }
   return Status::Ok();
 }

@@ -18,8 +18,9 @@ std::string ReadFileTail(const std::filesystem::path& path, size_t max_bytes);
 // or directory) of at most `max_bytes`; errors (kInvalidArgument) say which rule it broke.
 Result<std::string> ReadUserFile(const std::filesystem::path& path, size_t max_bytes, std::string_view what);
 // Writes via a temporary file in the same directory and rename(2), so readers never see a
-// partial file.
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content);
+// partial file. With `durable`, the data is fsync'ed before the rename and the directory after
+// it, so the new content also survives power loss (run records; not the build cache).
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content, bool durable = false);
 
 // Creates a fresh private (0700) directory under `parent` (default: $TMPDIR or /tmp).
 Result<std::filesystem::path> MakeTempDir(std::string_view prefix,
