@@ -267,6 +267,40 @@ INSTANTIATE_TEST_SUITE_P(
                       BrokenReply{"negative_time", "timing"}, BrokenReply{"sample_out_of_range", "timing"}),
     [](const auto& info) { return std::string(info.param.mode); });
 
+// A speedup above the review threshold is not excluded outright: it gets extra checks (more
+// fresh inputs, the roofline bound) and is trusted when they pass. The threshold is lowered so
+// that an honest fast ReLU crosses it on any machine.
+TEST(EvalHighSpeedup, IsCheckedFurtherAndTrustedWhenTheChecksPass) {
+  const std::string kernel = (KernelsDir() / "level1__12_relu" / "fast.cpp").string();
+  auto r = RunCli({"eval", "--task", "level1/12_relu", "--kernel", kernel, "--json", "--review-speedup", "0.01"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out.substr(0, 2000);
+  const auto& j = r.json;
+  ASSERT_TRUE(j["settings"].contains("high_speedup_checks")) << j["settings"].dump();
+  const auto& c = j["settings"]["high_speedup_checks"];
+  EXPECT_EQ(c["extra_fresh_trials"], 4);
+  EXPECT_TRUE(c["roofline_fraction"].is_number()) << c.dump();
+  EXPECT_TRUE(c["passed"].get<bool>()) << j["review"].dump();
+  EXPECT_TRUE(j["review"].empty()) << j["review"].dump();
+  // Whether the machine was busy is part of every timed result.
+  ASSERT_TRUE(j["machine_load"].is_object());
+  EXPECT_GE(j["machine_load"]["busy_cores"].get<double>(), 0);
+  EXPECT_EQ(j["machine_loaded"].get<bool>(), j["machine_load"]["loaded"].get<bool>());
+
+  // Without the roofline bound the speedup cannot be confirmed: flagged for review.
+  auto n = RunCli({"eval", "--task", "level1/12_relu", "--kernel", kernel, "--json", "--review-speedup", "0.01",
+                   "--no-roofline"});
+  ASSERT_EQ(n.exit_code, 0) << n.err;
+  ASSERT_FALSE(n.json["review"].empty());
+  EXPECT_NE(n.json["review"][0].get<std::string>().find("could not confirm"), std::string::npos) << n.json["review"];
+  EXPECT_FALSE(n.json["speedup_trusted"].get<bool>());
+  EXPECT_FALSE(n.json["settings"]["high_speedup_checks"]["passed"].get<bool>());
+
+  // Under the threshold no extra check runs.
+  auto d = RunCli({"eval", "--task", "level1/12_relu", "--kernel", kernel, "--json", "--review-speedup", "1000"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_FALSE(d.json["settings"].contains("high_speedup_checks"));
+}
+
 TEST(EvalFixtures, HumanOutputSummarisesResult) {
   auto r = RunCli({"eval", "--task", "level1/12_relu", "--kernel", (FixturesDir() / "relu_throws.cpp").string(),
                    "--no-timing"});

@@ -1,6 +1,13 @@
 #include "verifier/stats.h"
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
+
+#include "verifier/machine_load.h"
 
 namespace evokernel {
 namespace {
@@ -32,6 +39,32 @@ TEST(Stats, EmptyIsZero) {
 TEST(Stats, JsonScales) {
   auto j = Summarise({1e6, 3e6}).ToJson(1e-6);
   EXPECT_DOUBLE_EQ(j["median"].get<double>(), 2.0);
+}
+
+// Threads spinning on every core make the window see every core busy; beyond the one core the
+// measurement claims as its own, that is other work: the machine was loaded.
+TEST(MachineLoad, SpinningThreadsAreSeenAsLoad) {
+  const int cpus = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  CpuLoadWindow window;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> spinners;
+  for (int i = 0; i < cpus; ++i)
+    spinners.emplace_back([&] {
+      volatile uint64_t x = 0;
+      while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  auto load = window.Close(1);
+  stop = true;
+  for (auto& t : spinners) t.join();
+  ASSERT_TRUE(load.has_value()) << "/proc/stat unreadable";
+  EXPECT_GE(load->cpus, 1);
+  EXPECT_GT(load->seconds, 0.5);
+  EXPECT_GE(load->busy_cores, 0.8 * load->cpus) << load->ToJson().dump();
+  EXPECT_NEAR(load->other_busy_cores, std::max(0.0, load->busy_cores - 1), 1e-9);
+  EXPECT_EQ(load->loaded, load->other_busy_cores >= MachineLoad::kLoadedCores);
+  if (load->cpus >= 2) EXPECT_TRUE(load->loaded) << load->ToJson().dump();
+  EXPECT_EQ(load->ToJson()["loaded"], load->loaded);
 }
 
 }  // namespace

@@ -501,6 +501,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
                          {"baseline_ms", er.timed ? nlohmann::json(er.baseline_ns.median / 1e6) : nlohmann::json(nullptr)},
                          {"speedup", er.timed && ok ? nlohmann::json(er.speedup) : nlohmann::json(nullptr)},
                          {"speedup_trusted", er.timed && ok && er.review.empty() && !er.noisy},
+                         {"machine_loaded", er.machine_loaded()},
                          {"roofline_fraction", er.roofline ? nlohmann::json(er.roofline->fraction) : nlohmann::json(nullptr)},
                          {"reward", reward},
                          {"normalised_reward", normalised},

@@ -9,6 +9,10 @@
 //     the N medians.
 //  3. Resolution: pairs of (kernel, same kernel doing 5% more work) evaluated alternately;
 //     the share of pairs in which the slower variant gets the larger median.
+//
+// With --load-compile N, N compile loops run in the background throughout, and the figures
+// say how many results were timed on a loaded machine and how many honest speedups (feasible
+// kernels, timed) came out untrusted (flagged noisy or for review).
 #include "cli/bench_verifier.h"
 
 #include <algorithm>
@@ -25,6 +29,7 @@
 #include "backend/backend.h"
 #include "backend/registry.h"
 #include "common/fs.h"
+#include "common/subprocess.h"
 #include "common/version.h"
 #include "task/oracle.h"
 #include "verifier/stats.h"
@@ -63,6 +68,38 @@ std::string SlowVariant(const std::string& src, const std::string& cpp_define) {
   return cpp_define + src;
 }
 
+// Background load: `count` shell loops compiling a header-heavy translation unit with -O2.
+// Killed (with their process groups) when the object goes.
+class CompileLoad {
+ public:
+  Status Start(int count, const fs::path& dir) {
+    if (count <= 0) return Status::Ok();
+    const fs::path src = dir / "load.cpp";
+    EVK_RETURN_IF_ERROR(WriteFileAtomic(src,
+                                        "#include <regex>\n#include <map>\n#include <iostream>\n#include <sstream>\n"
+                                        "int main(int c, char** v) { std::map<std::string, std::regex> m;\n"
+                                        "  m[v[0]] = std::regex(v[c - 1]); std::ostringstream o; o << m.size();\n"
+                                        "  std::cout << o.str() << std::regex_match(v[0], m[v[0]]); }\n"));
+    for (int i = 0; i < count; ++i) {
+      SpawnOptions so;
+      so.argv = {"/bin/sh", "-c",
+                 "while :; do c++ -O2 -c '" + src.string() + "' -o /dev/null || sleep 1; done"};
+      so.pipe_stdin = false;
+      so.pipe_stdout = false;
+      so.stderr_path = "/dev/null";
+      EVK_ASSIGN_OR_RETURN(auto p, Subprocess::Spawn(so));
+      procs_.push_back(std::move(p));
+    }
+    return Status::Ok();
+  }
+  ~CompileLoad() {
+    for (auto& p : procs_) p->Kill();
+  }
+
+ private:
+  std::vector<std::unique_ptr<Subprocess>> procs_;
+};
+
 }  // namespace
 
 int RunBenchVerifier(const BenchVerifierArgs& a) {
@@ -77,7 +114,13 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
     return 2;
   }
   ScopedDir cleanup(*cache);
+  CompileLoad load;
+  if (Status st = load.Start(a.load_compile, *cache); !st.ok()) {
+    std::cerr << "evokernel: error: cannot start the background load: " << st.ToString() << "\n";
+    return 2;
+  }
   nlohmann::json out = EnvironmentStamp();
+  out["load_compile"] = a.load_compile;
   out["threads"] = a.threads;
   out["backend"] = a.backend;
   const std::string ext = (*backend)->language().extension;
@@ -86,8 +129,9 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
   auto log = [&](const std::string& s) {
     if (!a.json) std::cout << s << std::flush;
   };
-  log(fmt::format("# evokernel bench verifier: backend {}, commit {}, {} build, {}, {} thread(s)\n", a.backend,
-                  GitCommit(), EVOKERNEL_BUILD_TYPE, out["cpu"].get<std::string>(), a.threads));
+  log(fmt::format("# evokernel bench verifier: backend {}, commit {}, {} build, {}, {} thread(s){}\n", a.backend,
+                  GitCommit(), EVOKERNEL_BUILD_TYPE, out["cpu"].get<std::string>(), a.threads,
+                  a.load_compile ? fmt::format(", {} background compile loop(s)", a.load_compile) : ""));
 
   // 1. Throughput.
   fs::path kernels_dir = a.kernels_dir.empty() ? DataDir() / "tests" / "kernels" : fs::path(a.kernels_dir);
@@ -111,6 +155,10 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
     for (const char* k : {"naive", "fast"})
       if (fs::exists(dirs[i] / (k + ext))) queue.emplace_back(i, k + ext);
   int evals = 0, feasible = 0, noisy = 0;
+  // Trust: feasible kernels that were timed, those of them whose speedup is not trusted (noisy
+  // or under review), and results timed on a loaded machine.
+  int timed_feasible = 0, untrusted = 0, loaded_results = 0;
+  std::vector<std::string> untrusted_why;
   std::map<std::string, double> stage_sum;
   Status failure;
   size_t next_load = 0, next_eval = 0;
@@ -159,6 +207,15 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
       ++evals;
       feasible += r->feasible;
       noisy += r->noisy;
+      loaded_results += r->machine_loaded();
+      if (r->feasible && r->timed) {
+        ++timed_feasible;
+        if (r->noisy || !r->review.empty()) {
+          ++untrusted;
+          untrusted_why.push_back(loaded[i]->spec.ref.id + " " + k + ": " +
+                                  (r->noisy ? std::string("noisy") : r->review.front().substr(0, 160)));
+        }
+      }
       for (const auto& [st, sec] : r->stage_seconds.items()) stage_sum[st] += sec.get<double>();
       log(fmt::format("  {:<52} {:<10} {:>8.3f} s\n", loaded[i]->spec.ref.id + " " + k,
                       r->feasible ? "feasible" : r->failure,
@@ -191,6 +248,16 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
                   "{} in flight = {:.1f} evals/min (target >= 60); starting the {} task oracles beforehand took {:.1f} s "
                   "more ({:.1f} evals/min counting it)\n",
                   evals, feasible, noisy, dirs.size(), secs, jobs, per_min, dirs.size(), task_load_s, per_min_incl));
+  const double untrusted_share = timed_feasible ? double(untrusted) / timed_feasible : 0;
+  out["trust"] = {{"timed_feasible", timed_feasible},
+                  {"untrusted", untrusted},
+                  {"untrusted_share", untrusted_share},
+                  {"timed_on_loaded_machine", loaded_results},
+                  {"untrusted_reasons", untrusted_why}};
+  log(fmt::format("trust: {}/{} honest speedups (feasible, timed) not trusted = {:.0f}% (goal <= 10% under load); "
+                  "{} of {} evaluations timed while the machine was loaded\n",
+                  untrusted, timed_feasible, 100 * untrusted_share, loaded_results, evals));
+  for (const auto& why : untrusted_why) log("  untrusted: " + why + "\n");
   nlohmann::json per_eval = nlohmann::json::object();
   for (const auto& [k, sum] : stage_sum) per_eval[k] = sum / std::max(evals, 1);
   out["throughput"]["mean_stage_seconds"] = per_eval;
@@ -259,7 +326,7 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
   };
   out["resolution"] = nlohmann::json::object();
   for (const Case& c : {Case{"matmul", &v, &*base_src, &slow_src}, Case{"relu", &relu_v, &*relu_src, &relu_slow}}) {
-    int correct = 0, correct_speedup = 0, noisy = 0;
+    int correct = 0, correct_speedup = 0, noisy = 0, loaded_evals = 0;
     std::vector<double> ratios;
     for (int i = 0; i < a.pairs; ++i) {
       // Alternate the order so drift does not favour either variant.
@@ -274,17 +341,21 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
       correct += slow > base;
       correct_speedup += (i % 2 ? first : second)->speedup < (i % 2 ? second : first)->speedup;
       noisy += first->noisy + second->noisy;
+      loaded_evals += first->machine_loaded() + second->machine_loaded();
       ratios.push_back(slow / base);
     }
     Summary rs = Summarise(ratios);
     double share = a.pairs ? double(correct) / a.pairs : 0;
     out["resolution"][c.name] = {{"pairs", a.pairs}, {"ranked_correctly", correct}, {"share", share},
                                  {"ranked_correctly_by_speedup", correct_speedup}, {"noisy_evaluations", noisy},
-                                 {"median_slow_over_base", rs.median}, {"min_ratio", rs.min}, {"max_ratio", rs.max}};
+                                 {"median_slow_over_base", rs.median}, {"min_ratio", rs.min}, {"max_ratio", rs.max},
+                                 {"timed_on_loaded_machine", loaded_evals}};
     log(fmt::format("resolution ({}): a variant doing 5% more work ranked slower in {}/{} pairs = {:.0f}% "
                     "(target >= 95%); measured slow/base median ratio {:.3f} (range {:.3f}-{:.3f}); ranked by "
-                    "speedup over the interleaved baseline: {}/{}; evaluations flagged noisy: {}\n",
-                    c.name, correct, a.pairs, 100 * share, rs.median, rs.min, rs.max, correct_speedup, a.pairs, noisy));
+                    "speedup over the interleaved baseline: {}/{}; evaluations flagged noisy: {}, timed on a loaded "
+                    "machine: {}\n",
+                    c.name, correct, a.pairs, 100 * share, rs.median, rs.min, rs.max, correct_speedup, a.pairs, noisy,
+                    loaded_evals));
   }
   if (a.json) std::cout << out.dump(2) << "\n";
   return 0;

@@ -14,6 +14,10 @@ struct BenchVerifierArgs {
   // overlap, timing never does (VerifyOptions::timing_gate). 0: the number of cores.
   int jobs = 0;
   std::string kernels_dir;  // default: <data dir>/tests/kernels
+  // Background compile loops (c++ -O2 of a header-heavy file, over and over) kept running for
+  // the whole benchmark: the load of a developer's machine, or of an agent compiling the next
+  // kernel on the other core. 0: none.
+  int load_compile = 0;
   bool json = false;
 };
 

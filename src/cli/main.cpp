@@ -94,7 +94,7 @@ struct EvalArgs {
   Common c;
   std::string task, kernel, backend = "cpu", output;
   int trials = 5, hidden_trials = 2, timing_trials = 0, warmup = 3;
-  double noise_threshold = 0.01;
+  double noise_threshold = 0.01, review_speedup = VerifyOptions{}.review_speedup;
   bool no_timing = false, no_cache = false, no_static_check = false, no_roofline = false;
   int64_t seed = -1;
   double atol = -1, rtol = -1, timeout_s = 30, budget_s = VerifyOptions{}.timing_budget_s;
@@ -146,6 +146,16 @@ void PrintHuman(const EvalResult& r, const TaskSpec& spec) {
                                100 * r.baseline_roofline_fraction);
     else if (!r.roofline_note.empty())
       std::cout << "roofline     " << r.roofline_note << "\n";
+    if (auto c = r.settings.find("high_speedup_checks"); c != r.settings.end())
+      std::cout << fmt::format("checked      speedup above {:g}x: {} more fresh input sets correct, roofline {}\n",
+                               c->value("threshold", 0.0), c->value("extra_fresh_trials", 0),
+                               c->contains("roofline_fraction") && (*c)["roofline_fraction"].is_number()
+                                   ? fmt::format("{:.0f}% of the bound", 100 * (*c)["roofline_fraction"].get<double>())
+                                   : std::string("not available"));
+    if (r.machine_load)
+      std::cout << fmt::format("machine      {:.1f} of {} cores busy with other work while timed{}\n",
+                               r.machine_load->other_busy_cores, r.machine_load->cpus,
+                               r.machine_load->loaded ? ": LOADED, figures are of a shared machine" : "");
     for (const auto& why : r.review) std::cout << "REVIEW       " << why << "\n";
   }
   if (!r.feedback.empty()) std::cout << "feedback:\n" << r.feedback << (r.feedback.back() == '\n' ? "" : "\n");
@@ -181,6 +191,7 @@ int RunEval(const EvalArgs& a) {
   vo.call_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
   vo.build.use_cache = !a.no_cache;
   vo.roofline = !a.no_roofline;
+  vo.review_speedup = a.review_speedup;
   vo.build.static_check = !a.no_static_check;
   vo.limits.address_space_bytes = static_cast<uint64_t>(a.memory_limit_gib * double(uint64_t{1} << 30));
   if (progress) vo.on_stage = [](Stage s) { std::cerr << StageName(s) << "...\n"; };
@@ -366,6 +377,11 @@ int main(int argc, char** argv) {
       ->default_val(8)
       ->check(CLI::Range(0.25, 1024.0));
   eval->add_flag("--no-cache", ea.no_cache, "Rebuild even if the build cache has this kernel");
+  eval->add_option("--review-speedup", ea.review_speedup,
+                   "Speedups above this get extra checks (more fresh inputs, the roofline bound) before they are "
+                   "trusted")
+      ->default_val(VerifyOptions{}.review_speedup)
+      ->check(CLI::PositiveNumber);
   eval->add_flag("--no-roofline", ea.no_roofline,
                  "Skip the roofline check (a median below the machine's bound is flagged for review)");
   eval->add_flag("--no-static-check", ea.no_static_check,
@@ -406,6 +422,10 @@ int main(int argc, char** argv) {
       ->default_val(0)
       ->check(CLI::Range(0, 64));
   bench_verifier->add_option("--kernels-dir", ba.kernels_dir, "Kernels to evaluate (default: tests/kernels)");
+  bench_verifier->add_option("--load-compile", ba.load_compile,
+                             "Keep this many compile loops running in the background (measures trust under load)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 64));
   bench_verifier->add_flag("--json", ba.json, "JSON output");
   BenchMemoryArgs bma;
   auto* bench_memory = AddBenchMemory(bench, bma);

@@ -30,6 +30,7 @@
 #include "task/oracle.h"
 #include "task/task.h"
 #include "verifier/compare.h"
+#include "verifier/machine_load.h"
 #include "verifier/stats.h"
 
 namespace evokernel {
@@ -57,7 +58,11 @@ struct VerifyOptions {
   double noise_threshold = 0.01;
   int max_remeasure = 2;  // extra passes of the noisy side, each at most
                           // kRemeasureBudgetFactor * timing_budget_s long
-  double review_speedup = 10.0;   // speedups above this are flagged for review
+  // A speedup above this gets extra checks (high_speedup_trials more fresh input sets, compared
+  // in full, and the roofline bound); it is trusted when they pass, flagged for review when a
+  // check cannot be done, and infeasible when the kernel fails one.
+  double review_speedup = 10.0;
+  int high_speedup_trials = 4;
   bool roofline = true;           // compare the latency with the machine's roofline bound
   std::optional<size_t> flush_bytes;  // cache flush before each timed call; unset: L3 size
   std::chrono::milliseconds call_timeout{30000};  // one kernel call
@@ -110,6 +115,10 @@ struct EvalResult {
   std::optional<RooflineBound> roofline;
   double baseline_roofline_fraction = 0;
   std::string roofline_note;
+  // How busy the rest of the machine was while the timing ran (machine_load.h); unset when
+  // not timed or /proc/stat is unreadable. A loaded machine's figures are flagged, not dropped.
+  std::optional<MachineLoad> machine_load;
+  bool machine_loaded() const { return machine_load && machine_load->loaded; }
 
   BuildResult build;
   nlohmann::json stage_seconds = nlohmann::json::object();
@@ -143,6 +152,10 @@ class Verifier {
   // Returns false (with r's failure set) when the timing loop caught the kernel misbehaving.
   Result<bool> Time(KernelSession& session, EvalResult& r, uint64_t seed, double kernel_est_ns,
                     const TimingSets& sets, double atol, double rtol);
+
+  // The extra checks of a speedup above review_speedup (see VerifyOptions). False (with r's
+  // failure set) when the kernel failed one.
+  Result<bool> ConfirmHighSpeedup(KernelSession& session, EvalResult& r, double atol, double rtol);
 
   // Timed calls per pass for a kernel of `est_ns` per call (see docs/eval.md, Timing).
   int TimedCallsFor(double est_ns, double overhead_ns) const;
