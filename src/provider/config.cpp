@@ -17,6 +17,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// max_reply_bytes: at least a short kernel; at most what four copies of (the transport cap on a
+// reply is four times this) comfortably fit in memory per request in flight.
+constexpr int64_t kMinReplyBytes = 1024;
+constexpr int64_t kMaxReplyBytes = int64_t{256} << 20;
+
 constexpr const char* kAllowedKinds =
     "\"openai\" (any OpenAI-compatible Chat Completions endpoint: vLLM, "
     "Ollama, llama.cpp server, OpenAI and other hosted APIs) or "
@@ -31,8 +36,12 @@ const std::vector<std::string>& FileKeys() {
                                                  "max_tokens",
                                                  "max_tokens_field",
                                                  "extra_headers",
+                                                 "stream",
                                                  "connect_timeout_s",
+                                                 "first_byte_timeout_s",
+                                                 "idle_timeout_s",
                                                  "request_timeout_s",
+                                                 "max_reply_bytes",
                                                  "max_retries",
                                                  "backoff_base_s",
                                                  "backoff_max_s",
@@ -71,6 +80,16 @@ Result<int64_t> ParseInt(std::string_view text, std::string_view origin, std::st
   return v;
 }
 
+Result<bool> ParseBool(std::string_view text, std::string_view origin, std::string_view key) {
+  std::string t = Trim(text);
+  std::string l = t;
+  for (char& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (l == "true" || l == "1" || l == "yes" || l == "on") return true;
+  if (l == "false" || l == "0" || l == "no" || l == "off") return false;
+  return InvalidArgument(
+      fmt::format("{}: provider.{} must be true or false, got '{}'", origin, key, t));
+}
+
 std::string Where(const fs::path& file, const toml::node& n) {
   return file.string() + ":" + std::to_string(n.source().begin.line);
 }
@@ -106,6 +125,12 @@ Result<double> TomlDouble(const toml::node& n, const fs::path& file, const std::
 Result<int64_t> TomlInt(const toml::node& n, const fs::path& file, const std::string& key) {
   if (auto v = n.as_integer()) return v->get();
   return InvalidArgument(fmt::format("{}: {} must be an integer", Where(file, n), key));
+}
+
+Result<bool> TomlBool(const toml::node& n, const fs::path& file, const std::string& key) {
+  if (auto v = n.as_boolean()) return v->get();
+  return InvalidArgument(
+      fmt::format("{}: {} must be true or false (without quotes)", Where(file, n), key));
 }
 
 Result<std::string> TomlString(const toml::node& n, const fs::path& file, const std::string& key) {
@@ -190,10 +215,15 @@ Status ApplyProviderTable(const toml::table& p, const fs::path& file, ProviderCo
     if (key == "prices_file") continue;  // handled before the table is applied
     std::string text;
     if (key == "temperature" || key == "connect_timeout_s" || key == "request_timeout_s" ||
-        key == "backoff_base_s" || key == "backoff_max_s") {
+        key == "first_byte_timeout_s" || key == "idle_timeout_s" || key == "backoff_base_s" ||
+        key == "backoff_max_s") {
       EVK_ASSIGN_OR_RETURN(double d, TomlDouble(node, file, name));
       text = fmt::format("{}", d);
-    } else if (key == "max_tokens" || key == "max_retries" || key == "concurrency") {
+    } else if (key == "stream") {
+      EVK_ASSIGN_OR_RETURN(bool b, TomlBool(node, file, name));
+      text = b ? "true" : "false";
+    } else if (key == "max_tokens" || key == "max_retries" || key == "concurrency" ||
+               key == "max_reply_bytes") {
       EVK_ASSIGN_OR_RETURN(int64_t i, TomlInt(node, file, name));
       text = std::to_string(i);
     } else {
@@ -222,8 +252,12 @@ const std::vector<ProviderEnvVar>& ProviderEnvVars() {
       {"EVOKERNEL_API_KEY_ENV", "api_key_env"},
       {"EVOKERNEL_TEMPERATURE", "temperature"},
       {"EVOKERNEL_MAX_TOKENS", "max_tokens"},
+      {"EVOKERNEL_STREAM", "stream"},
       {"EVOKERNEL_CONNECT_TIMEOUT", "connect_timeout_s"},
+      {"EVOKERNEL_FIRST_BYTE_TIMEOUT", "first_byte_timeout_s"},
+      {"EVOKERNEL_IDLE_TIMEOUT", "idle_timeout_s"},
       {"EVOKERNEL_REQUEST_TIMEOUT", "request_timeout_s"},
+      {"EVOKERNEL_MAX_REPLY_BYTES", "max_reply_bytes"},
       {"EVOKERNEL_MAX_RETRIES", "max_retries"},
       {"EVOKERNEL_CONCURRENCY", "concurrency"},
       {"EVOKERNEL_LLM_CACHE", "cache_dir"},
@@ -304,13 +338,20 @@ Status SetProviderField(ProviderConfig& c, std::string_view key_view, std::strin
   } else if (key == "temperature") {
     EVK_ASSIGN_OR_RETURN(double d, ParseDouble(v, origin, key));
     c.temperature = d;
-  } else if (key == "connect_timeout_s" || key == "request_timeout_s" || key == "backoff_base_s" ||
-             key == "backoff_max_s") {
+  } else if (key == "stream") {
+    EVK_ASSIGN_OR_RETURN(c.stream, ParseBool(v, origin, key));
+  } else if (key == "connect_timeout_s" || key == "request_timeout_s" ||
+             key == "first_byte_timeout_s" || key == "idle_timeout_s" ||
+             key == "backoff_base_s" || key == "backoff_max_s") {
     EVK_ASSIGN_OR_RETURN(double d, ParseDouble(v, origin, key));
-    (key == "connect_timeout_s"   ? c.connect_timeout_s
-     : key == "request_timeout_s" ? c.request_timeout_s
-     : key == "backoff_base_s"    ? c.backoff_base_s
-                                  : c.backoff_max_s) = d;
+    (key == "connect_timeout_s"      ? c.connect_timeout_s
+     : key == "request_timeout_s"    ? c.request_timeout_s
+     : key == "first_byte_timeout_s" ? c.first_byte_timeout_s
+     : key == "idle_timeout_s"       ? c.idle_timeout_s
+     : key == "backoff_base_s"       ? c.backoff_base_s
+                                     : c.backoff_max_s) = d;
+  } else if (key == "max_reply_bytes") {
+    EVK_ASSIGN_OR_RETURN(c.max_reply_bytes, ParseInt(v, origin, key));
   } else if (key == "max_tokens" || key == "max_retries" || key == "concurrency") {
     EVK_ASSIGN_OR_RETURN(int64_t i, ParseInt(v, origin, key));
     if (i < -1'000'000'000 || i > 1'000'000'000)
@@ -454,7 +495,16 @@ Status ProviderConfig::Validate() const {
   if (max_tokens_field != "max_tokens" && max_tokens_field != "max_completion_tokens")
     return bad("max_tokens_field", "must be \"max_tokens\" or \"max_completion_tokens\"");
   if (!(connect_timeout_s > 0)) return bad("connect_timeout_s", "must be > 0 seconds");
+  if (!(first_byte_timeout_s > 0))
+    return bad("first_byte_timeout_s",
+               "must be > 0 seconds (the longest wait for the first byte of a reply)");
+  if (!(idle_timeout_s > 0))
+    return bad("idle_timeout_s", "must be > 0 seconds (the longest pause within a reply)");
   if (!(request_timeout_s > 0)) return bad("request_timeout_s", "must be > 0 seconds");
+  if (max_reply_bytes < kMinReplyBytes || max_reply_bytes > kMaxReplyBytes)
+    return bad("max_reply_bytes",
+               fmt::format("= {} is outside [{}, {}] (bytes of reply text; default {} = 1 MiB)",
+                           max_reply_bytes, kMinReplyBytes, kMaxReplyBytes, int64_t{1} << 20));
   if (max_retries < 0 || max_retries > 100) return bad("max_retries", "must be in [0, 100]");
   if (backoff_base_s < 0) return bad("backoff_base_s", "must be >= 0 seconds");
   if (backoff_max_s < backoff_base_s) return bad("backoff_max_s", "must be >= backoff_base_s");
@@ -497,8 +547,12 @@ nlohmann::json ProviderConfig::ToJson() const {
       {"temperature", temperature ? nlohmann::json(*temperature) : nlohmann::json()},
       {"max_tokens", max_tokens ? nlohmann::json(*max_tokens) : nlohmann::json()},
       {"extra_headers", headers},
+      {"stream", stream},
       {"connect_timeout_s", connect_timeout_s},
+      {"first_byte_timeout_s", first_byte_timeout_s},
+      {"idle_timeout_s", idle_timeout_s},
       {"request_timeout_s", request_timeout_s},
+      {"max_reply_bytes", max_reply_bytes},
       {"max_retries", max_retries},
       {"backoff_base_s", backoff_base_s},
       {"backoff_max_s", backoff_max_s},

@@ -42,9 +42,18 @@ struct ProviderConfig {
   // reasoning models, which reject "max_tokens").
   std::string max_tokens_field = "max_tokens";
   std::map<std::string, std::string> extra_headers;  // sent with every request
-  double connect_timeout_s = 10;                     // TCP + TLS connect, per attempt
+  // Ask for the reply as a Server-Sent Events stream, so that a hung server is noticed within
+  // idle_timeout_s; false: one JSON reply, for servers that cannot stream.
+  bool stream = true;
+  double connect_timeout_s = 10;  // TCP + TLS connect, per attempt
+  // No byte of the reply within this long after the request was sent, per attempt. Without
+  // streaming the first byte comes after the whole generation, so this bounds the generation.
+  double first_byte_timeout_s = 120;
+  double idle_timeout_s = 60;  // the reply, once begun, stalls this long between bytes
   double request_timeout_s =
-      600;              // the whole request (connect, send, generate, receive), per attempt
+      600;  // the whole request (connect, send, generate, receive), per attempt
+  // Replies longer than this many bytes of text are cut here (ChatResponse::oversized).
+  int64_t max_reply_bytes = int64_t{1} << 20;
   int max_retries = 4;  // retries after the first attempt
   double backoff_base_s = 1;
   double backoff_max_s = 60;
@@ -107,8 +116,9 @@ Result<ProviderConfig> LoadProviderConfig(const std::filesystem::path& file,
 
 // Sets one key from its text form (as in an environment variable or a flag); `origin` names
 // where it came from. Keys: kind, base_url, model, api_key_env, temperature, max_tokens,
-// max_tokens_field, connect_timeout_s, request_timeout_s, max_retries, backoff_base_s,
-// backoff_max_s, concurrency, cache_dir, anthropic_version, prices_file (loads the table).
+// max_tokens_field, stream, connect_timeout_s, first_byte_timeout_s, idle_timeout_s,
+// request_timeout_s, max_reply_bytes, max_retries, backoff_base_s, backoff_max_s, concurrency,
+// cache_dir, anthropic_version, prices_file (loads the table).
 Status SetProviderField(ProviderConfig& config, std::string_view key, std::string_view value,
                         std::string_view origin);
 

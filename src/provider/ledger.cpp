@@ -14,6 +14,7 @@ void UsageTotals::Add(const UsageTotals& o) {
   cost_usd += o.cost_usd;
   estimated_usage += o.estimated_usage;
   unpriced += o.unpriced;
+  oversized += o.oversized;
   latency_s += o.latency_s;
 }
 
@@ -22,7 +23,8 @@ nlohmann::json UsageTotals::ToJson() const {
           {"cache_hits", cache_hits},     {"retries", retries},
           {"input_tokens", input_tokens}, {"output_tokens", output_tokens},
           {"cost_usd", cost_usd},         {"estimated_usage", estimated_usage},
-          {"unpriced", unpriced},         {"latency_s", latency_s}};
+          {"unpriced", unpriced},         {"oversized", oversized},
+          {"latency_s", latency_s}};
 }
 
 void UsageLedger::Record(const ChatRequest& request, const Result<ChatResponse>& result,
@@ -40,6 +42,7 @@ void UsageLedger::Record(const ChatRequest& request, const Result<ChatResponse>&
       d.cost_usd = r.usage.cost_usd;
       d.estimated_usage = r.usage.estimated ? 1 : 0;
       d.unpriced = r.usage.cost_known ? 0 : 1;
+      d.oversized = r.oversized ? 1 : 0;
     }
   } else {
     d.errors = 1;

@@ -26,6 +26,7 @@ struct UsageTotals {
   double cost_usd = 0;          // cache hits cost nothing
   int64_t estimated_usage = 0;  // answers whose token counts were estimated (chars / 4)
   int64_t unpriced = 0;         // answers from models missing from the price table (cost 0)
+  int64_t oversized = 0;        // answers cut at max_reply_bytes (ChatResponse::oversized)
   double latency_s = 0;         // summed wall time of the calls
 
   void Add(const UsageTotals& o);

@@ -14,7 +14,7 @@ class OpenAIProvider final : public HttpProvider {
   std::string_view name() const override { return "openai"; }
 
  protected:
-  nlohmann::json BuildBody(const ChatRequest& request) const override {
+  nlohmann::json BuildBody(const ChatRequest& request, bool stream) const override {
     nlohmann::json messages = nlohmann::json::array();
     if (!request.system.empty())
       messages.push_back({{"role", "system"}, {"content", request.system}});
@@ -24,6 +24,11 @@ class OpenAIProvider final : public HttpProvider {
     if (auto t = Temperature(request)) body["temperature"] = *t;
     if (auto n = MaxTokens(request)) body[config_.max_tokens_field] = *n;
     if (!request.stop.empty()) body["stop"] = request.stop;
+    if (stream) {
+      body["stream"] = true;
+      // Without it the stream carries no token counts.
+      body["stream_options"] = {{"include_usage", true}};
+    }
     return body;
   }
 
@@ -61,18 +66,80 @@ class OpenAIProvider final : public HttpProvider {
     std::string fr = c0.contains("finish_reason") && c0["finish_reason"].is_string()
                          ? c0["finish_reason"].get<std::string>()
                          : "";
-    p.finish_reason = fr == "stop" ? "stop" : fr == "length" ? "length" : "other";
+    p.finish_reason = NormalisedFinish(fr);
     if (j.contains("model") && j["model"].is_string()) p.model = j["model"].get<std::string>();
+    ReadUsage(j, p);
+    return p;
+  }
+
+  std::unique_ptr<StreamDecoder> NewStreamDecoder() const override {
+    return std::make_unique<Decoder>();
+  }
+
+  std::string SalvageText(std::string_view cut_body) const override {
+    return JsonStringPrefix(cut_body, "content");  // choices[0].message.content
+  }
+
+ private:
+  static std::string NormalisedFinish(const std::string& fr) {
+    return fr == "stop" ? "stop" : fr == "length" ? "length" : "other";
+  }
+
+  // usage.prompt_tokens / completion_tokens, when both are there.
+  static void ReadUsage(const nlohmann::json& j, Parsed& p) {
     auto usage = j.find("usage");
     if (usage != j.end() && usage->is_object() && usage->contains("prompt_tokens") &&
         usage->contains("completion_tokens") && (*usage)["prompt_tokens"].is_number_integer() &&
         (*usage)["completion_tokens"].is_number_integer()) {
-      p.has_usage = true;
       p.input_tokens = (*usage)["prompt_tokens"].get<int64_t>();
       p.output_tokens = (*usage)["completion_tokens"].get<int64_t>();
     }
-    return p;
   }
+
+  // Chat Completions streaming: each event is a chat.completion.chunk whose
+  // choices[0].delta.content extends the text; one carries finish_reason; with include_usage a
+  // last chunk with empty "choices" carries "usage"; "data: [DONE]" ends the stream. An
+  // {"error": ...} chunk is the server failing mid-stream.
+  class Decoder final : public StreamDecoder {
+   public:
+    Status OnEvent(const SseEvent& e) override {
+      if (e.data == "[DONE]") {
+        done = true;
+        return Status::Ok();
+      }
+      nlohmann::json j = nlohmann::json::parse(e.data, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded()) return InvalidArgument("a data line is not JSON");
+      if (!j.is_object())
+        return InvalidArgument(fmt::format("a chunk is a JSON {}, expected an object", TypeName(j)));
+      if (j.contains("error") && !j["error"].is_null()) return ErrorObjectStatus(j);
+      if (j.contains("model") && j["model"].is_string() && parsed.model.empty())
+        parsed.model = j["model"].get<std::string>();
+      ReadUsage(j, parsed);  // the include_usage chunk; some servers repeat it on every chunk
+      auto choices = j.find("choices");
+      if (choices == j.end() || choices->is_null()) return Status::Ok();
+      if (!choices->is_array())
+        return InvalidArgument(
+            fmt::format("a chunk's \"choices\" is a {}, expected an array", TypeName(*choices)));
+      for (const auto& c : *choices) {
+        if (!c.is_object()) return InvalidArgument("a chunk's choice is not an object");
+        if (c.contains("index") && c["index"] != 0) continue;  // only the first choice is asked for
+        if (auto delta = c.find("delta"); delta != c.end() && delta->is_object()) {
+          auto content = delta->find("content");
+          if (content != delta->end() && !content->is_null()) {
+            if (!content->is_string())
+              return InvalidArgument(fmt::format(
+                  "choices[0].delta.content is a {}, expected a string", TypeName(*content)));
+            parsed.text += content->get_ref<const std::string&>();
+          }
+        }
+        if (c.contains("finish_reason") && c["finish_reason"].is_string()) {
+          parsed.finish_reason = NormalisedFinish(c["finish_reason"].get<std::string>());
+          finished = true;
+        }
+      }
+      return Status::Ok();
+    }
+  };
 };
 
 }  // namespace

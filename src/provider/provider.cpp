@@ -22,7 +22,8 @@ nlohmann::json ChatResponse::ToJson() const {
           {"attempts", attempts},
           {"from_cache", from_cache},
           {"request_hash", request_hash},
-          {"endpoint", endpoint}};
+          {"endpoint", endpoint},
+          {"oversized", oversized}};
 }
 
 Result<ChatResponse> ChatResponse::FromJson(const nlohmann::json& j) {
@@ -54,6 +55,7 @@ Result<ChatResponse> ChatResponse::FromJson(const nlohmann::json& j) {
   r.from_cache = j.value("from_cache", false);
   r.request_hash = j.value("request_hash", "");
   r.endpoint = j.value("endpoint", "");
+  r.oversized = j.value("oversized", false);  // absent in entries written before the cap existed
   return r;
 }
 

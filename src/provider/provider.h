@@ -76,6 +76,12 @@ struct ChatResponse {
   bool from_cache = false;
   std::string request_hash;  // RequestHash(): the cache key, also a stable prompt id for records
   std::string endpoint;      // the URL the answer came from (or was originally fetched from)
+  // The reply was longer than max_reply_bytes: `text` holds its first max_reply_bytes bytes (cut
+  // at a UTF-8 boundary; what could be salvaged when an unstreamed body passed the transport
+  // cap), finish_reason is "length", and the tokens are the reply's own usage when it reported
+  // one before the cut, else estimated from the kept text (usage.estimated). A success: it is
+  // not retried, and the cache keeps it like any answer.
+  bool oversized = false;
 
   nlohmann::json ToJson() const;
   // Inverse of ToJson(); kInvalidArgument naming the missing or mistyped field.
@@ -84,9 +90,12 @@ struct ChatResponse {
 
 // What a failed call knows beyond its Status; filled by CompleteWithDetail().
 struct FailureDetail {
-  bool retryable = false;  // 429, 408, 409, 5xx, timeouts, connection errors, malformed 200s
-  bool malformed = false;  // a 2xx whose body was not the expected JSON (retried at most once)
-  bool timed_out = false;
+  // 429, 408, 409, 5xx, timeouts, connection errors, malformed 2xx, retryable stream errors
+  bool retryable = false;
+  // A 2xx whose body was not the expected JSON or event stream, or a stream cut before its end;
+  // retried like a 5xx, up to max_retries.
+  bool malformed = false;
+  bool timed_out = false;  // connect, first-byte, idle or total timeout
   int http_status = 0;                  // 0: no HTTP response
   std::optional<double> retry_after_s;  // the endpoint's Retry-After, in seconds from now
   int attempts = 0;                     // HTTP requests made (set by the retry layer)
