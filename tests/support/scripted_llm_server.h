@@ -33,9 +33,42 @@
 //     "content_type": "...",           // with raw_body (default application/json)
 //     "delay_ms": 0,                   // wait before answering (interrupted by Stop())
 //     "retry_after": "1",              // Retry-After header value (seconds or an HTTP date)
-//     "close_connection": false        // send the status line and headers announcing a body,
+//     "close_connection": false,       // send the status line and headers announcing a body,
 //                                      //   then close the connection without sending it
+//     "first_byte_delay_ms": 0,        // send the status line and headers, then wait this long
+//                                      //   before the first byte of the body (a hung server;
+//                                      //   streamed or not, any status)
+//     "oversized_bytes": 0,            // > 0: the reply text is `fill` repeated to this many
+//                                      //   bytes (cut at a UTF-8 boundary) instead of `text`;
+//                                      //   usage as for any text (null: none)
+//     "fill": "...",                   // with oversized_bytes (default a line of C++)
+//     -- streaming: a 2xx answer to a request with "stream": true is an event stream --
+//     "ignore_stream": false,          // answer one JSON body anyway (a server that cannot stream)
+//     "chunk_bytes": 0,                // text bytes per content event (0: the text in 3 events;
+//                                      //   16384 with oversized_bytes)
+//     "chunk_delay_ms": 0,             // pause between events
+//     "stall_after_events": -1,        // before event number N (0-based; -1: never) ...
+//     "stall_ms": 0,                   //   ... pause this long (a stream stalled mid-reply)
+//     "cut_after_events": -1,          // send only the first N events (-1: all): no finish,
+//                                      //   usage, [DONE] or message_stop; the body then ends
+//                                      //   properly, or
+//     "cut_abruptly": false,           //   the connection is dropped without ending it
+//     "stream_error": "",              // non-empty: an error event with this message replaces
+//                                      //   the end of the stream (after the text events, or at
+//                                      //   cut_after_events); OpenAI: data: {"error":{...}},
+//                                      //   Anthropic: event: error
+//     "stream_error_type": "overloaded_error",
+//     "crlf": false,                   // end the stream's lines in \r\n instead of \n
+//     "split_writes": false            // write each event in two halves, 5 ms apart (lines split
+//                                      //   across the client's reads)
 //   }
+//
+// Event streams follow the APIs: OpenAI chat.completion.chunk events (a role chunk, content
+// deltas, a finish_reason chunk, a usage chunk when the request set
+// stream_options.include_usage and the step has usage, then "data: [DONE]"); Anthropic
+// message_start (input tokens), content_block_start, a ping, content_block_delta text_deltas,
+// content_block_stop, message_delta (stop_reason, output tokens), message_stop. Every stream
+// begins with a ": keep-alive" comment line.
 //   RULE = STEP fields plus
 //     "pattern": "wrong_answer",       // regex
 //     "field": "prompt",               // "prompt": system + every message, joined by newlines;
@@ -81,6 +114,21 @@ struct ScriptStep {
   int delay_ms = 0;
   std::string retry_after;
   bool close_connection = false;
+  int first_byte_delay_ms = 0;
+  size_t oversized_bytes = 0;
+  std::string fill = "float acc = 0.0f;  // filler line of an oversized reply\n";
+  // Streaming and its faults (see the format above).
+  bool ignore_stream = false;
+  size_t chunk_bytes = 0;
+  int chunk_delay_ms = 0;
+  int stall_after_events = -1;
+  int stall_ms = 0;
+  int cut_after_events = -1;
+  bool cut_abruptly = false;
+  std::string stream_error;
+  std::string stream_error_type = "overloaded_error";
+  bool crlf = false;
+  bool split_writes = false;
 
   static ScriptStep Text(std::string text) {
     ScriptStep s;
@@ -153,7 +201,8 @@ class ScriptedLlmServer {
   size_t RequestCount() const;
   int MaxInFlight() const { return max_in_flight_.load(); }
 
-  // Stops listening, interrupts delays and joins the threads. Idempotent.
+  // Stops listening, interrupts delays (streams in progress end) and joins the threads.
+  // Idempotent.
   void Stop();
 
  private:
@@ -163,6 +212,8 @@ class ScriptedLlmServer {
     std::string answered_by;
   };
   Chosen Choose(const nlohmann::json& body);  // with mu_ held
+  // Waits up to `ms`; false when Stop() interrupted the wait.
+  bool Pause(int ms);
   void Handle(const httplib::Request& req, httplib::Response& res, bool anthropic);
 
   std::unique_ptr<httplib::Server> server_;
