@@ -22,6 +22,7 @@ namespace evokernel {
 namespace {
 
 namespace fs = std::filesystem;
+using provider_internal::SseEvent;
 using testing::ScriptedLlmServer;
 using testing::ScriptStep;
 
@@ -517,6 +518,523 @@ TEST(ErrorBodies, ProviderMessagesAreExtracted) {
   EXPECT_EQ(ErrorMessageFromBody(""), "(empty body)");
 }
 
+// ------------------------------------------------------------------------- SSE parsing
+
+std::vector<SseEvent> ParseAll(const std::vector<std::string>& pieces, bool finish = true) {
+  provider_internal::SseParser parser;
+  std::vector<SseEvent> events;
+  auto collect = [&events](const SseEvent& e) {
+    events.push_back(e);
+    return true;
+  };
+  for (const auto& p : pieces) EXPECT_TRUE(parser.Feed(p, collect));
+  if (finish) {
+    EXPECT_TRUE(parser.Finish(collect));
+  }
+  return events;
+}
+
+// Every split of the stream into two reads must give the same events.
+TEST(SseParser, LinesSplitAnywhereCrlfCommentsMultiLineDataAndEventsWithoutData) {
+  const std::string stream =
+      ": keep-alive\r\n\r\n"
+      "event: message_start\r\ndata: {\"a\":1}\r\n\r\n"
+      "data: first line\ndata:second line\ndata\n\n"  // "data" without a colon: an empty line
+      "event: ping\n\n"                                // no data: dropped
+      "id: 7\nretry: 100\ndata:  two spaces\r\r"       // \r alone ends lines too
+      ": comment in the middle\n"
+      "data: [DONE]\n\n";
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"message_start", "{\"a\":1}"},
+      {"", "first line\nsecond line\n"},
+      {"", " two spaces"},
+      {"", "[DONE]"}};
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    auto events = ParseAll({stream.substr(0, cut), stream.substr(cut)});
+    ASSERT_EQ(events.size(), want.size()) << "cut at " << cut;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(events[i].type, want[i].first) << "cut at " << cut;
+      EXPECT_EQ(events[i].data, want[i].second) << "cut at " << cut;
+    }
+  }
+  // Byte by byte.
+  std::vector<std::string> bytes;
+  for (char c : stream) bytes.emplace_back(1, c);
+  EXPECT_EQ(ParseAll(bytes).size(), want.size());
+}
+
+TEST(SseParser, EndOfStreamKeepsAFinishedEventAndDropsACutLine) {
+  auto events = ParseAll({"data: whole\n"});  // the blank line never came
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].data, "whole");
+  EXPECT_TRUE(ParseAll({"data: cut in the mid"}).empty());
+  EXPECT_TRUE(ParseAll({"data: whole\n"}, /*finish=*/false).empty());
+}
+
+TEST(SseParser, AnEventLargerThanTheLimitStopsTheParser) {
+  provider_internal::SseParser parser(100);
+  auto ignore = [](const SseEvent&) { return true; };
+  EXPECT_TRUE(parser.Feed("data: " + std::string(50, 'x') + "\n", ignore));
+  EXPECT_FALSE(parser.Feed(std::string(60, 'y'), ignore));  // 60 + 51 pending bytes > 100
+  EXPECT_TRUE(parser.overflowed());
+  provider_internal::SseParser lines(100);
+  EXPECT_FALSE(lines.Feed(std::string(101, 'z'), ignore));  // one line without an end
+  EXPECT_TRUE(lines.overflowed());
+}
+
+TEST(ReplyText, TruncateUtf8NeverSplitsACharacter) {
+  using provider_internal::TruncateUtf8;
+  EXPECT_EQ(TruncateUtf8("abc", 5), "abc");
+  EXPECT_EQ(TruncateUtf8("abcdef", 3), "abc");
+  EXPECT_EQ(TruncateUtf8("a\xc3\xa9", 2), "a");                  // é is 2 bytes
+  EXPECT_EQ(TruncateUtf8("a\xc3\xa9", 3), "a\xc3\xa9");
+  EXPECT_EQ(TruncateUtf8("\xe2\x82\xac\xe2\x82\xac", 5), "\xe2\x82\xac");  // € is 3 bytes
+  EXPECT_EQ(TruncateUtf8("\xf0\x9f\x98\x80x", 3), "");                       // 4-byte emoji
+}
+
+TEST(ReplyText, JsonStringPrefixDecodesACutBody) {
+  using provider_internal::JsonStringPrefix;
+  EXPECT_EQ(JsonStringPrefix(R"({"choices":[{"message":{"role":"assistant","content":"a\"b\\c\nd)",
+                             "content"),
+            "a\"b\\c\nd");
+  EXPECT_EQ(JsonStringPrefix(R"({"content" : "whole", "x": 1})", "content"), "whole");
+  EXPECT_EQ(JsonStringPrefix(R"({"content":"\u00e9\ud83d\ude00 \u20)", "content"),
+            "\xc3\xa9\xf0\x9f\x98\x80 ");  // é, 😀, then a cut \u escape
+  // "text" as a value is not the member; the member after it is.
+  EXPECT_EQ(JsonStringPrefix(R"({"content":[{"type":"text","text":"kernel)", "text"), "kernel");
+  EXPECT_EQ(JsonStringPrefix(R"({"reasoning_content":"x"})", "content"), "");
+  EXPECT_EQ(JsonStringPrefix("<html>", "content"), "");
+}
+
+TEST(ErrorObjects, RetryableUnlessTheRequestWasWrong) {
+  using provider_internal::ErrorObjectStatus;
+  auto code = [](const char* json) {
+    return ErrorObjectStatus(nlohmann::json::parse(json)).code();
+  };
+  EXPECT_EQ(code(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"),
+            StatusCode::kUnavailable);
+  EXPECT_EQ(code(R"({"error":{"message":"The server had an error","type":"server_error"}})"),
+            StatusCode::kUnavailable);
+  EXPECT_EQ(code(R"({"error":{"message":"boom","code":500}})"), StatusCode::kUnavailable);
+  EXPECT_EQ(code(R"({"error":"something odd"})"), StatusCode::kUnavailable);
+  EXPECT_EQ(code(R"({"type":"error","error":{"type":"invalid_request_error","message":"bad"}})"),
+            StatusCode::kProviderError);
+  EXPECT_EQ(code(R"({"error":{"message":"no such model","code":404}})"),
+            StatusCode::kProviderError);
+  Status st = ErrorObjectStatus(
+      nlohmann::json::parse(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"));
+  EXPECT_EQ(st.message(), "Overloaded (overloaded_error)");
+}
+
+// ------------------------------------------------------------------------- streaming
+
+// The same script answered streamed and unstreamed must give the same response.
+TEST_F(ProviderTest, StreamedRepliesParseLikeUnstreamedOnes) {
+  const std::string text = "__global__ void k(float* x) {\n  x[0] = 1.0f;  // \"é\" ✓\n}\n";
+  std::vector<ScriptStep> steps;
+  steps.push_back(TextWithUsage(text, 31, 17));
+  ScriptStep no_usage = ScriptStep::Text(text);
+  no_usage.omit_usage = true;
+  no_usage.finish_reason = "length";
+  no_usage.chunk_bytes = 3;  // many small events, each split over two writes, \r\n lines
+  no_usage.split_writes = true;
+  no_usage.crlf = true;
+  steps.push_back(no_usage);
+  ScriptStep other = TextWithUsage("", 5, 0);  // an empty answer
+  other.finish_reason = "content_filter";
+  steps.push_back(other);
+  for (const std::string kind : {"openai", "anthropic"}) {
+    for (const auto& step : steps) {
+      server_->Push(step);
+      server_->Push(step);
+      ProviderConfig streamed = Config(kind);
+      ProviderConfig plain = Config(kind);
+      plain.stream = false;
+      auto a = Make(streamed)->Complete(Hello());
+      auto b = Make(plain)->Complete(Hello());
+      ASSERT_TRUE(a.ok()) << kind << ": " << a.status().ToString();
+      ASSERT_TRUE(b.ok()) << kind << ": " << b.status().ToString();
+      SCOPED_TRACE(kind + " finish " + step.finish_reason);
+      EXPECT_EQ(a->text, step.text);
+      EXPECT_EQ(a->text, b->text);
+      EXPECT_EQ(a->finish_reason, b->finish_reason);
+      EXPECT_EQ(a->model, b->model);
+      EXPECT_EQ(a->usage.input_tokens, b->usage.input_tokens);
+      EXPECT_EQ(a->usage.output_tokens, b->usage.output_tokens);
+      EXPECT_EQ(a->usage.estimated, b->usage.estimated);
+      EXPECT_EQ(a->usage.estimated, step.omit_usage);
+      EXPECT_FALSE(a->oversized);
+      EXPECT_EQ(a->attempts, 1);
+      if (step.usage) {
+        EXPECT_EQ(a->usage.output_tokens, step.usage->second);
+      }
+    }
+  }
+  // What was asked for: a stream (with usage, for OpenAI) or one body.
+  auto reqs = server_->Requests();
+  ASSERT_EQ(reqs.size(), 12u);
+  EXPECT_EQ(reqs[0].json["stream"], true);
+  EXPECT_EQ(reqs[0].json["stream_options"]["include_usage"], true);
+  EXPECT_FALSE(reqs[1].json.contains("stream"));
+  EXPECT_FALSE(reqs[1].json.contains("stream_options"));
+  EXPECT_EQ(reqs[6].path, "/v1/messages");
+  EXPECT_EQ(reqs[6].json["stream"], true);
+  EXPECT_FALSE(reqs[6].json.contains("stream_options"));
+  EXPECT_FALSE(reqs[7].json.contains("stream"));
+  EXPECT_NE(reqs[0].Header("Accept").find("text/event-stream"), std::string::npos);
+}
+
+TEST_F(ProviderTest, AServerThatIgnoresStreamIsStillUnderstood) {
+  ScriptStep s = TextWithUsage("one body after all", 3, 4);
+  s.ignore_stream = true;
+  server_->Push(s);
+  auto r = Make(Config())->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "one body after all");
+  EXPECT_EQ(r->usage.output_tokens, 4);
+  EXPECT_EQ(server_->Requests().at(0).json["stream"], true);
+}
+
+// A mislabelled stream (text/plain) is recognised by how it begins.
+TEST_F(ProviderTest, AnUnlabelledEventStreamIsRecognised) {
+  ScriptStep s = ScriptStep::Raw(
+      200,
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"pl\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ain\"},\"finish_reason\":\"stop\"}]}\n\n"
+      "data: [DONE]\n\n");
+  s.content_type = "text/plain";
+  server_->Push(s);
+  auto r = Make(Config())->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "plain");
+  EXPECT_EQ(r->finish_reason, "stop");
+}
+
+TEST_F(ProviderTest, ACutStreamIsRetried) {
+  for (const std::string kind : {"openai", "anthropic"}) {
+    for (bool abrupt : {false, true}) {
+      SCOPED_TRACE(kind + (abrupt ? " (connection dropped)" : " (body ended)"));
+      ScriptStep cut = ScriptStep::Text("a reply that never ends");
+      cut.cut_after_events = 3;
+      cut.cut_abruptly = abrupt;
+      server_->Push(cut);
+      server_->Push(ScriptStep::Text("whole"));
+      auto r = Make(Config(kind))->Complete(Hello());
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_EQ(r->text, "whole");
+      EXPECT_EQ(r->attempts, 2);
+
+      server_->SetDefault(cut);
+      ProviderConfig c = Config(kind);
+      c.max_retries = 1;
+      auto p = Make(c);
+      FailureDetail d;
+      auto bad = p->CompleteWithDetail(Hello(), &d);
+      ASSERT_FALSE(bad.ok());
+      EXPECT_TRUE(d.malformed);
+      EXPECT_TRUE(d.retryable);
+      EXPECT_EQ(d.attempts, 2);
+      const std::string& m = bad.status().message();
+      if (abrupt) {
+        EXPECT_NE(m.find("the event stream was cut after"), std::string::npos) << m;
+      } else {
+        EXPECT_NE(m.find(kind == "openai" ? "without [DONE] (a cut stream)"
+                                          : "without message_stop (a cut stream)"),
+                  std::string::npos)
+            << m;
+      }
+      server_->SetDefault(ScriptStep::Error(500, "script exhausted"));
+    }
+  }
+}
+
+TEST_F(ProviderTest, AnErrorEventIsRetriedWhenTheServerIsOverloaded) {
+  ScriptStep overloaded = ScriptStep::Text("partial ");
+  overloaded.stream_error = "Overloaded";
+  server_->Push(overloaded);
+  server_->Push(ScriptStep::Text("after the overload"));
+  auto r = Make(Config("anthropic"))->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "after the overload");
+  EXPECT_EQ(r->attempts, 2);
+
+  ScriptStep server_error = overloaded;
+  server_error.stream_error_type = "server_error";
+  server_->Push(server_error);
+  server_->Push(ScriptStep::Text("ok"));
+  r = Make(Config("openai"))->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->attempts, 2);
+
+  ScriptStep invalid = overloaded;
+  invalid.stream_error = "prompt is too long";
+  invalid.stream_error_type = "invalid_request_error";
+  server_->SetDefault(invalid);
+  size_t before = server_->RequestCount();
+  auto bad = Make(Config("anthropic"))->Complete(Hello());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("an error in the event stream: prompt is too long"),
+            std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("not retried"), std::string::npos);
+  EXPECT_EQ(server_->RequestCount(), before + 1);
+}
+
+TEST_F(ProviderTest, ABadEventIsAMalformedReply) {
+  ScriptStep bad = ScriptStep::Raw(200, "data: {\"choices\":[{\"delta\":{\"content\":7}}]}\n\n");
+  bad.content_type = "text/event-stream";
+  server_->SetDefault(bad);
+  ProviderConfig c = Config();
+  c.max_retries = 1;
+  auto r = Make(c)->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("choices[0].delta.content is a number"), std::string::npos) << m;
+  EXPECT_NE(m.find("after 2 attempts"), std::string::npos) << m;
+}
+
+// ------------------------------------------------------------------------- timeouts
+
+TEST_F(ProviderTest, FirstByteTimeoutFiresAndIsRetried) {
+  for (bool stream : {true, false}) {
+    SCOPED_TRACE(stream ? "streamed" : "unstreamed");
+    ScriptStep hung = ScriptStep::Text("too late");
+    hung.first_byte_delay_ms = 8000;  // headers at once, then nothing
+    server_->Push(hung);
+    server_->Push(ScriptStep::Text("in time"));
+    ProviderConfig c = Config();
+    c.stream = stream;
+    c.first_byte_timeout_s = 1;
+    c.request_timeout_s = 30;
+    auto start = std::chrono::steady_clock::now();
+    auto r = Make(c)->Complete(Hello());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->text, "in time");
+    EXPECT_EQ(r->attempts, 2);
+    EXPECT_GE(Since(start), 1.0);
+    EXPECT_LT(Since(start), 6.0) << "waited for the hung server";
+
+    server_->SetDefault(hung);
+    c.max_retries = 0;
+    FailureDetail d;
+    auto bad = Make(c)->CompleteWithDetail(Hello(), &d);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_TRUE(d.timed_out);
+    EXPECT_TRUE(d.retryable);
+    const std::string& m = bad.status().message();
+    EXPECT_NE(m.find("first_byte_timeout_s = 1 s"), std::string::npos) << m;
+    EXPECT_NE(m.find("raise first_byte_timeout_s"), std::string::npos) << m;
+    if (!stream) {
+      EXPECT_NE(m.find("with stream = false"), std::string::npos) << m;
+    }
+    server_->SetDefault(ScriptStep::Error(500, "script exhausted"));
+  }
+}
+
+TEST_F(ProviderTest, IdleTimeoutFiresWhenAStreamStallsAndIsRetried) {
+  ScriptStep stalls = ScriptStep::Text("a stream that stops halfway");
+  stalls.stall_after_events = 2;
+  stalls.stall_ms = 8000;
+  server_->Push(stalls);
+  server_->Push(ScriptStep::Text("in time"));
+  ProviderConfig c = Config("anthropic");
+  c.idle_timeout_s = 1;
+  c.request_timeout_s = 30;
+  auto start = std::chrono::steady_clock::now();
+  auto r = Make(c)->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "in time");
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_GE(Since(start), 1.0);
+  EXPECT_LT(Since(start), 6.0) << "waited out the stall";
+
+  server_->SetDefault(stalls);
+  c.max_retries = 0;
+  FailureDetail d;
+  auto bad = Make(c)->CompleteWithDetail(Hello(), &d);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(d.timed_out);
+  EXPECT_TRUE(d.retryable);
+  EXPECT_FALSE(d.malformed);
+  const std::string& m = bad.status().message();
+  EXPECT_NE(m.find("the reply stalled: no data for idle_timeout_s = 1 s"), std::string::npos) << m;
+  EXPECT_NE(m.find("raise idle_timeout_s"), std::string::npos) << m;
+}
+
+// Bytes that keep coming never trip the idle limit; the total limit still ends the request.
+TEST_F(ProviderTest, RequestTimeoutBoundsAStreamThatNeverStalls) {
+  ScriptStep slow = ScriptStep::Text(std::string(40, 'x'));
+  slow.chunk_bytes = 1;
+  slow.chunk_delay_ms = 200;  // 8 s in all, never quiet for more than 0.2 s
+  server_->SetDefault(slow);
+  ProviderConfig c = Config();
+  c.first_byte_timeout_s = 1;
+  c.idle_timeout_s = 1;
+  c.request_timeout_s = 2;
+  c.max_retries = 0;
+  auto start = std::chrono::steady_clock::now();
+  auto r = Make(c)->Complete(Hello());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("request_timeout_s = 2 s"), std::string::npos)
+      << r.status().message();
+  EXPECT_LT(Since(start), 6.0);
+}
+
+TEST_F(ProviderTest, CancellationStopsAStream) {
+  ScriptStep slow = ScriptStep::Text(std::string(40, 'x'));
+  slow.chunk_bytes = 1;
+  slow.chunk_delay_ms = 200;
+  server_->SetDefault(slow);
+  std::atomic<bool> cancel{false};
+  ChatRequest req = Hello();
+  req.cancel = &cancel;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    cancel = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = Make(Config())->Complete(req);
+  stopper.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cancelled"), std::string::npos) << r.status().message();
+  EXPECT_LT(Since(start), 4.0) << "did not wait for the 8 s stream";
+  EXPECT_EQ(server_->RequestCount(), 1u);
+}
+
+// ------------------------------------------------------------------------- the reply cap
+
+TEST_F(ProviderTest, AnOversizedStreamIsCutAtTheCap) {
+  ScriptStep huge;
+  huge.oversized_bytes = 400'000;
+  huge.chunk_bytes = 1000;
+  huge.chunk_delay_ms = 10;  // 4 s for the whole stream
+  huge.omit_usage = true;
+  server_->Push(huge);
+  ProviderConfig c = Config();
+  c.max_reply_bytes = 4096;
+  auto ledger = std::make_shared<UsageLedger>();
+  auto start = std::chrono::steady_clock::now();
+  auto r = Make(c, ledger)->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LT(Since(start), 3.0) << "read the whole stream";
+  EXPECT_TRUE(r->oversized);
+  EXPECT_EQ(r->finish_reason, "length");
+  EXPECT_EQ(r->text.size(), 4096u);
+  std::string fill;
+  while (fill.size() < 4096) fill += huge.fill;
+  EXPECT_EQ(r->text, fill.substr(0, 4096));
+  EXPECT_TRUE(r->usage.estimated);
+  EXPECT_EQ(r->usage.output_tokens, 1024);  // from the kept text, not the 400 kB
+  EXPECT_EQ(r->attempts, 1);
+  EXPECT_EQ(server_->RequestCount(), 1u);
+  EXPECT_EQ(ledger->Total().output_tokens, 1024);
+  EXPECT_EQ(ledger->Total().oversized, 1);
+  EXPECT_EQ(ledger->Total().errors, 0);
+}
+
+// Anthropic reports the input tokens before the text: they are used, the output is estimated;
+// the cut keeps whole characters.
+TEST_F(ProviderTest, AnOversizedAnthropicStreamKeepsReportedTokensAndWholeCharacters) {
+  ScriptStep huge = TextWithUsage("", 77, 999'999);
+  huge.oversized_bytes = 100'000;
+  huge.fill = "\xc3\xa9";  // é, 2 bytes
+  huge.chunk_bytes = 999;
+  server_->Push(huge);
+  ProviderConfig c = Config("anthropic");
+  c.max_reply_bytes = 4097;
+  auto r = Make(c)->Complete(Hello());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->oversized);
+  EXPECT_EQ(r->text.size(), 4096u);  // 2048 é: the 4097th byte would split one
+  EXPECT_EQ(r->text.substr(4094), "\xc3\xa9");
+  EXPECT_EQ(r->usage.input_tokens, 77);
+  EXPECT_EQ(r->usage.output_tokens, 1024);
+  EXPECT_TRUE(r->usage.estimated);
+}
+
+TEST_F(ProviderTest, AnOversizedUnstreamedReplyIsCutAtTheCap) {
+  for (const std::string kind : {"openai", "anthropic"}) {
+    SCOPED_TRACE(kind);
+    ProviderConfig c = Config(kind);
+    c.stream = false;
+    c.max_reply_bytes = 4096;
+    std::string fill = "a \"quoted\" line\n";
+    std::string expect;
+    while (expect.size() < 4096) expect += fill;
+    expect.resize(4096);
+
+    // The body fits the transport cap (4 * 4096 + 64 KiB): parsed, usage as reported.
+    ScriptStep big = TextWithUsage("", 5, 2500);
+    big.oversized_bytes = 10'000;
+    big.fill = fill;
+    server_->Push(big);
+    auto r = Make(c)->Complete(Hello());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r->oversized);
+    EXPECT_EQ(r->finish_reason, "length");
+    EXPECT_EQ(r->text, expect);
+    EXPECT_EQ(r->usage.input_tokens, 5);
+    EXPECT_EQ(r->usage.output_tokens, 2500);
+    EXPECT_FALSE(r->usage.estimated);
+
+    // Beyond the transport cap: the transfer stops, the text is salvaged from the cut body, the
+    // usage (at its end) is lost and the output estimated from the kept text.
+    ScriptStep huge = TextWithUsage("", 5, 250'000);
+    huge.oversized_bytes = 1'000'000;
+    huge.fill = fill;
+    server_->Push(huge);
+    auto ledger = std::make_shared<UsageLedger>();
+    r = Make(c, ledger)->Complete(Hello());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r->oversized);
+    EXPECT_EQ(r->finish_reason, "length");
+    EXPECT_EQ(r->text, expect);
+    EXPECT_TRUE(r->usage.estimated);
+    EXPECT_EQ(r->usage.output_tokens, 1024);
+    EXPECT_EQ(ledger->Total().output_tokens, 1024);
+    EXPECT_EQ(r->attempts, 1);
+  }
+}
+
+TEST_F(ProviderTest, AnOversizedReplyIsCachedAsCut) {
+  auto dir = MakeTempDir("evk-llm-cache-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  ScriptStep huge;
+  huge.oversized_bytes = 50'000;
+  server_->Push(huge);
+  ProviderConfig c = Config();
+  c.cache_dir = dir->string();
+  c.max_reply_bytes = 2048;
+  auto first = Make(c)->Complete(Hello());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(first->oversized);
+  server_->Stop();
+  auto again = Make(c)->Complete(Hello());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->from_cache);
+  EXPECT_TRUE(again->oversized);
+  EXPECT_EQ(again->text, first->text);
+  EXPECT_EQ(again->finish_reason, "length");
+}
+
+TEST(ChatResponseJson, OversizedRoundTripsAndOldEntriesReadAsNotOversized) {
+  ChatResponse r;
+  r.text = "t";
+  r.finish_reason = "length";
+  r.model = "m";
+  r.oversized = true;
+  nlohmann::json j = r.ToJson();
+  EXPECT_EQ(j["oversized"], true);
+  auto back = ChatResponse::FromJson(j);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->oversized);
+  j.erase("oversized");  // a cache entry written before the field existed
+  back = ChatResponse::FromJson(j);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_FALSE(back->oversized);
+}
+
 // ------------------------------------------------------------------------- cache
 
 TEST_F(ProviderTest, CacheServesRepeatsOfflineAndMissesOnChanges) {
@@ -966,6 +1484,102 @@ TEST_F(ConfigTest, RejectsKeysUnknownKeysAndBadValues) {
   EXPECT_NE(bad_price.status().message().find("needs both input_per_mtok and output_per_mtok"),
             std::string::npos)
       << bad_price.status().message();
+}
+
+TEST_F(ConfigTest, StreamingTimeoutsAndTheReplyCapHaveBoundedDefaults) {
+  ProviderConfig d;
+  EXPECT_TRUE(d.stream);
+  EXPECT_EQ(d.first_byte_timeout_s, 120);
+  EXPECT_EQ(d.idle_timeout_s, 60);
+  EXPECT_EQ(d.request_timeout_s, 600);
+  EXPECT_EQ(d.max_reply_bytes, 1 << 20);
+
+  fs::path f = Write("s.toml", R"([provider]
+base_url = "http://x/v1"
+model = "m"
+stream = false
+first_byte_timeout_s = 30
+idle_timeout_s = 7.5
+max_reply_bytes = 65536
+)");
+  auto c = LoadProviderConfig(f, Env({}));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  EXPECT_FALSE(c->stream);
+  EXPECT_EQ(c->first_byte_timeout_s, 30);
+  EXPECT_EQ(c->idle_timeout_s, 7.5);
+  EXPECT_EQ(c->max_reply_bytes, 65536);
+  EXPECT_EQ(c->origin.at("idle_timeout_s"), f.string() + ":6");
+  nlohmann::json j = c->ToJson();
+  EXPECT_EQ(j["stream"], false);
+  EXPECT_EQ(j["first_byte_timeout_s"], 30.0);
+  EXPECT_EQ(j["idle_timeout_s"], 7.5);
+  EXPECT_EQ(j["max_reply_bytes"], 65536);
+
+  auto e = LoadProviderConfig(f, Env({{"EVOKERNEL_STREAM", "true"},
+                                      {"EVOKERNEL_FIRST_BYTE_TIMEOUT", "45"},
+                                      {"EVOKERNEL_IDLE_TIMEOUT", "9"},
+                                      {"EVOKERNEL_MAX_REPLY_BYTES", "2048"}}));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_TRUE(e->stream);
+  EXPECT_EQ(e->first_byte_timeout_s, 45);
+  EXPECT_EQ(e->idle_timeout_s, 9);
+  EXPECT_EQ(e->max_reply_bytes, 2048);
+  EXPECT_EQ(e->origin.at("stream"), "$EVOKERNEL_STREAM");
+}
+
+TEST_F(ConfigTest, BadStreamingTimeoutAndCapValuesNameTheKey) {
+  auto env = [](const std::map<std::string, std::string>& extra) {
+    std::map<std::string, std::string> vars = {{"EVOKERNEL_MODEL", "m"},
+                                               {"EVOKERNEL_BASE_URL", "http://x/v1"}};
+    vars.insert(extra.begin(), extra.end());
+    return Env(vars);
+  };
+  auto stream = LoadProviderConfig("", env({{"EVOKERNEL_STREAM", "maybe"}}));
+  ASSERT_FALSE(stream.ok());
+  EXPECT_NE(stream.status().message().find(
+                "$EVOKERNEL_STREAM: provider.stream must be true or false, got 'maybe'"),
+            std::string::npos)
+      << stream.status().message();
+
+  auto quoted = LoadProviderConfig(Write("q.toml", "[provider]\nstream = \"yes\"\n"), Env({}));
+  ASSERT_FALSE(quoted.ok());
+  EXPECT_NE(quoted.status().message().find("q.toml:2: provider.stream must be true or false"),
+            std::string::npos)
+      << quoted.status().message();
+
+  auto words = LoadProviderConfig(Write("w.toml", "[provider]\nidle_timeout_s = \"1m\"\n"), Env({}));
+  ASSERT_FALSE(words.ok());
+  EXPECT_NE(words.status().message().find("w.toml:2: provider.idle_timeout_s must be a number"),
+            std::string::npos)
+      << words.status().message();
+
+  struct Case {
+    const char* var;
+    const char* value;
+    const char* expect;
+  };
+  for (const Case& k : {
+           Case{"EVOKERNEL_FIRST_BYTE_TIMEOUT", "0",
+                "$EVOKERNEL_FIRST_BYTE_TIMEOUT: provider.first_byte_timeout_s must be > 0"},
+           Case{"EVOKERNEL_IDLE_TIMEOUT", "-1",
+                "$EVOKERNEL_IDLE_TIMEOUT: provider.idle_timeout_s must be > 0"},
+           Case{"EVOKERNEL_MAX_REPLY_BYTES", "100",
+                "$EVOKERNEL_MAX_REPLY_BYTES: provider.max_reply_bytes = 100 is outside [1024, "},
+           Case{"EVOKERNEL_MAX_REPLY_BYTES", "1000000000000",
+                "provider.max_reply_bytes = 1000000000000 is outside"},
+       }) {
+    auto c = LoadProviderConfig("", env({{k.var, k.value}}));
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    Status st = c->Validate();
+    EXPECT_NE(st.message().find(k.expect), std::string::npos) << k.var << ": " << st.message();
+    EXPECT_FALSE(MakeProvider(*c).ok());
+  }
+  auto not_int = LoadProviderConfig("", env({{"EVOKERNEL_MAX_REPLY_BYTES", "1MiB"}}));
+  ASSERT_FALSE(not_int.ok());
+  EXPECT_NE(not_int.status().message().find("provider.max_reply_bytes must be an integer"),
+            std::string::npos)
+      << not_int.status().message();
 }
 
 TEST_F(ConfigTest, ShippedPriceTableParses) {
