@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "common/fs.h"
+#include "common/json_int.h"
 #include "common/subprocess.h"
 
 namespace evokernel {
@@ -35,7 +36,7 @@ nlohmann::json MachinePeaks::ToJson() const {
 Result<MachinePeaks> MachinePeaks::FromJson(const nlohmann::json& j) {
   try {
     MachinePeaks p;
-    p.threads = j.at("threads").get<int>();
+    p.threads = JsonInt<int>(j, "threads");
     p.flops_per_s = j.at("flops_per_s").get<double>();
     p.cpu = j.value("cpu", "");
     if (j.contains("device") && j["device"].is_string()) p.device = j["device"].get<std::string>();
