@@ -413,6 +413,10 @@ TEST_F(ProviderTest, FatalStatusesAreNotRetried) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("HTTP " + std::to_string(status)), std::string::npos);
     EXPECT_EQ(server_->RequestCount(), before + 1) << "status " << status;
+    if (status == 400) {  // a server that rejects "stream" / "stream_options" is told what to do
+      EXPECT_NE(r.status().message().find("set stream = false"), std::string::npos)
+          << r.status().message();
+    }
   }
 }
 

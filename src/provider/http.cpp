@@ -728,7 +728,10 @@ Result<ChatResponse> HttpProvider::CompleteWithDetail(const ChatRequest& request
         break;
       case 400:
       case 422:
-        hint = "; the endpoint rejected the request (model name, max_tokens, temperature?)";
+        hint = config_.stream ? "; the endpoint rejected the request (model name, max_tokens, "
+                                "temperature? a server that cannot stream: set stream = false)"
+                              : "; the endpoint rejected the request (model name, max_tokens, "
+                                "temperature?)";
         break;
       case 429:
         hint = "; rate limited";
