@@ -204,6 +204,37 @@ TEST(Evolve, ResumesAfterKillWithNothingLostOrRepeated) {
   EXPECT_NE(events->find("\"resumed\""), std::string::npos);
 }
 
+// A reply beyond max_reply_bytes is cut by the provider; the agent records it as an infeasible
+// attempt (stored cut, tokens counted from the kept text, not the megabytes sent) and goes on.
+TEST(Evolve, OversizedReplyIsAnInfeasibleAttemptStoredCut) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok());
+  ScriptStep huge = ScriptStep::Text("");
+  huge.oversized_bytes = 3 << 20;  // 3 MiB of filler
+  (*server)->Push(huge);
+  (*server)->SetDefault(ScriptStep::Text(Reply(Kernel("naive.cpp"))));
+  Sandbox sb;
+  auto env = sb.Env(**server);
+  env["EVOKERNEL_MAX_REPLY_BYTES"] = "65536";
+  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "2", "--no-llm-cache", "--json",
+                   "--timing-budget", "0.05"},
+                  600, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto its = Iterations(sb.RunDir());
+  ASSERT_EQ(its.size(), 2u);
+  EXPECT_EQ(its[0]["outcome"], "extract/reply_too_large");
+  EXPECT_TRUE(its[0]["reply_oversized"].get<bool>());
+  EXPECT_NE(its[0]["feedback"].get<std::string>().find("65536 bytes"), std::string::npos) << its[0]["feedback"];
+  EXPECT_LE(its[0]["output_tokens"].get<int64_t>(), 65536 / 4 + 1) << "counted from the kept text";
+  EXPECT_GT(its[0]["output_tokens"].get<int64_t>(), 0);
+  auto attempt = ReadFile(sb.RunDir() / its[0]["attempt"].get<std::string>());
+  ASSERT_TRUE(attempt.ok());
+  EXPECT_LE(attempt->size(), 65536u);
+  EXPECT_GT(attempt->size(), 60000u) << "stored cut, not dropped";
+  EXPECT_EQ(its[1]["outcome"], "feasible") << its[1]["feedback"];
+  EXPECT_FALSE(its[1]["reply_oversized"].get<bool>());
+}
+
 // Crash consistency: the run is killed (SIGKILL, via $EVOKERNEL_CRASH_AT) right after each
 // durable write of its second iteration (a refining step that sets a new best), then resumed.
 // Whatever the point, the events, the attempt files, the bank's traces and summaries, the

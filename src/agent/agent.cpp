@@ -354,6 +354,17 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
 
     // Verify.
     Extraction x = ExtractKernel(reply->text, lang.entry_point, reply->finish_reason, lang.reply_hint);
+    if (reply->oversized) {
+      // Cut at max_reply_bytes by the provider: whatever code it holds is incomplete. An
+      // infeasible attempt (stored cut), not a fault of the run.
+      x.ok = false;
+      x.code.clear();
+      x.failure = "reply_too_large";
+      x.feedback = fmt::format(
+          "your reply was longer than {} bytes and was cut there; answer with one complete kernel in a single "
+          "code block, without repeating it or adding long explanations",
+          sh.provider.config().max_reply_bytes);
+    }
     EvalResult er;
     EVK_ASSIGN_OR_RETURN(std::string attempt, sh.record.SaveAttempt(ref.id, it, x.ok ? x.code : reply->text, lang.extension));
     CrashPoint("attempt");
@@ -490,6 +501,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
                          {"cost_usd", reply->usage.cost_usd},
                          {"from_cache", reply->from_cache},
                          {"finish_reason", reply->finish_reason},
+                         {"reply_oversized", reply->oversized},
                          {"extracted", x.ok},
                          {"compiled", er.compiled},
                          {"feasible", ok},
@@ -500,7 +512,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
                          {"latency_ms", lat ? nlohmann::json(*lat) : nlohmann::json(nullptr)},
                          {"baseline_ms", er.timed ? nlohmann::json(er.baseline_ns.median / 1e6) : nlohmann::json(nullptr)},
                          {"speedup", er.timed && ok ? nlohmann::json(er.speedup) : nlohmann::json(nullptr)},
-                         {"speedup_trusted", er.timed && ok && er.review.empty() && !er.noisy},
+                         {"speedup_trusted", ok && er.speedup_trusted()},
                          {"machine_loaded", er.machine_loaded()},
                          {"roofline_fraction", er.roofline ? nlohmann::json(er.roofline->fraction) : nlohmann::json(nullptr)},
                          {"reward", reward},
