@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "verifier/machine_load.h"
+#include "verifier/verifier.h"
 
 namespace evokernel {
 namespace {
@@ -65,6 +66,25 @@ TEST(MachineLoad, SpinningThreadsAreSeenAsLoad) {
   EXPECT_EQ(load->loaded, load->other_busy_cores >= MachineLoad::kLoadedCores);
   if (load->cpus >= 2) EXPECT_TRUE(load->loaded) << load->ToJson().dump();
   EXPECT_EQ(load->ToJson()["loaded"], load->loaded);
+}
+
+// Missing the 1% precision target (noisy) does not make a speedup untrusted; an error above
+// trust_noise (too_noisy) or a review entry does.
+TEST(SpeedupTrust, NoisyIsTrustedTooNoisyAndReviewAreNot) {
+  EvalResult r;
+  EXPECT_FALSE(r.speedup_trusted()) << "untimed";
+  r.timed = true;
+  EXPECT_TRUE(r.speedup_trusted());
+  r.noisy = true;
+  EXPECT_TRUE(r.speedup_trusted());
+  EXPECT_TRUE(r.ToJson()["speedup_trusted"].get<bool>());
+  r.too_noisy = true;
+  EXPECT_FALSE(r.speedup_trusted());
+  EXPECT_FALSE(r.ToJson()["speedup_trusted"].get<bool>());
+  EXPECT_TRUE(r.ToJson()["timing"]["too_noisy"].get<bool>());
+  r.too_noisy = false;
+  r.review.push_back("faster than the roofline bound");
+  EXPECT_FALSE(r.speedup_trusted());
 }
 
 }  // namespace

@@ -210,10 +210,13 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
       loaded_results += r->machine_loaded();
       if (r->feasible && r->timed) {
         ++timed_feasible;
-        if (r->noisy || !r->review.empty()) {
+        if (!r->speedup_trusted()) {
           ++untrusted;
           untrusted_why.push_back(loaded[i]->spec.ref.id + " " + k + ": " +
-                                  (r->noisy ? std::string("noisy") : r->review.front().substr(0, 160)));
+                                  (!r->review.empty() ? r->review.front().substr(0, 160)
+                                                      : fmt::format("too noisy (median rel. SE kernel {:.1f}%, PyTorch {:.1f}%)",
+                                                                    100 * r->settings["timing_median_rel_se"].value("kernel", 0.0),
+                                                                    100 * r->settings["timing_median_rel_se"].value("baseline", 0.0))));
         }
       }
       for (const auto& [st, sec] : r->stage_seconds.items()) stage_sum[st] += sec.get<double>();

@@ -6,7 +6,7 @@
 //                        --AnalyseMemory-->       MemoryAnalysis (value replay, cross-task transfer)
 //
 // Trust: a timing the verifier flagged (implausible speedup, faster than the roofline bound,
-// noisy) has speedup_trusted = false. Such speedups are left out of fast_p (p > 0) and of the
+// too noisy) has speedup_trusted = false. Such speedups are left out of fast_p (p > 0) and of the
 // speedup distributions unless MetricsOptions::include_untrusted, and always counted in
 // GroupMetrics::untrusted_speedups.
 //

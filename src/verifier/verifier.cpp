@@ -131,7 +131,7 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
                 {"rtol", rtol},                 {"seed", base_seed},
                 {"correctness_trials", opt_.correctness_trials},
                 {"hidden_trials", std::clamp(opt_.hidden_trials, 0, std::max(1, opt_.correctness_trials) - 1)},
-                {"noise_threshold", opt_.noise_threshold},
+                {"noise_threshold", opt_.noise_threshold}, {"trust_noise", opt_.trust_noise},
                 {"warmup", opt_.warmup},        {"flush_bytes", flush},
                 {"call_timeout_ms", opt_.call_timeout.count()},
                 {"overrides", spec_.ref.overrides},
@@ -624,6 +624,7 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
   r.kernel_ns = Summarise(tk);
   r.baseline_ns = Summarise(tb);
   r.noisy = median_se(r.kernel_ns) > opt_.noise_threshold || median_se(r.baseline_ns) > opt_.noise_threshold;
+  r.too_noisy = median_se(r.kernel_ns) > opt_.trust_noise || median_se(r.baseline_ns) > opt_.trust_noise;
   r.timed = true;
   r.speedup = r.kernel_ns.median > 0 ? r.baseline_ns.median / r.kernel_ns.median : 0;
   r.speedup_mean = r.kernel_ns.mean > 0 ? r.baseline_ns.mean / r.kernel_ns.mean : 0;
@@ -791,7 +792,7 @@ nlohmann::json EvalResult::ToJson() const {
       {"env", env}};
   if (timed) {
     j["timing"] = {{"kernel_ms", kernel_ns.ToJson(1e-6)}, {"baseline_ms", baseline_ns.ToJson(1e-6)},
-                   {"noisy", noisy}, {"passes", timing_passes}};
+                   {"noisy", noisy}, {"too_noisy", too_noisy}, {"passes", timing_passes}};
   }
   if (roofline) {
     j["roofline"] = roofline->ToJson();
@@ -803,7 +804,7 @@ nlohmann::json EvalResult::ToJson() const {
   j["machine_load"] = machine_load ? machine_load->ToJson() : nlohmann::json(nullptr);
   j["machine_loaded"] = machine_loaded();
   j["review"] = review;
-  j["speedup_trusted"] = timed && review.empty() && !noisy;
+  j["speedup_trusted"] = speedup_trusted();
   return j;
 }
 

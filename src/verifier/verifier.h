@@ -56,6 +56,11 @@ struct VerifyOptions {
   // Above this on either side, that side is measured again; if it stays above, the result is
   // flagged noisy.
   double noise_threshold = 0.01;
+  // Trust: a speedup is trusted only while both medians' relative standard errors are at most
+  // this (a precision the remeasuring could not reach is flagged `noisy`, but a speedup known
+  // to within a few percent is still a measurement: PyTorch and the kernel shared the machine
+  // alike). Above it the result is `too_noisy` and its speedup untrusted.
+  double trust_noise = 0.05;
   int max_remeasure = 2;  // extra passes of the noisy side, each at most
                           // kRemeasureBudgetFactor * timing_budget_s long
   // A speedup above this gets extra checks (high_speedup_trials more fresh input sets, compared
@@ -105,7 +110,8 @@ struct EvalResult {
   Summary kernel_ns, baseline_ns;
   double speedup = 0;       // baseline median / kernel median
   double speedup_mean = 0;  // baseline mean / kernel mean (KernelBench's definition)
-  bool noisy = false;       // relative IQR stayed above the threshold after re-measuring
+  bool noisy = false;       // a median's relative SE stayed above noise_threshold after re-measuring
+  bool too_noisy = false;   // ... and above trust_noise: the speedup is not trusted
   int timing_passes = 0;
   // Reasons to distrust the timing (implausible speedup, faster than the roofline bound, ...):
   // flagged for review, not trusted.
@@ -124,6 +130,9 @@ struct EvalResult {
   nlohmann::json stage_seconds = nlohmann::json::object();
   nlohmann::json settings = nlohmann::json::object();
   nlohmann::json env = nlohmann::json::object();
+
+  // Timed, nothing under review, and not too noisy: the speedup counts (fast_p, medians).
+  bool speedup_trusted() const { return timed && review.empty() && !too_noisy; }
 
   nlohmann::json ToJson() const;
 };
