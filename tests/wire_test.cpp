@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/sanitizers.h"
+
 namespace evokernel {
 namespace {
 
@@ -22,7 +24,7 @@ TEST(Tensor, LargeBuffersAreReusedAndZeroLengthIsValid) {
     std::memset(a.data(), 1, a.nbytes());
   }
   Tensor b("b", DType::kFloat32, shape);
-#if !defined(__SANITIZE_ADDRESS__)  // ASan builds use the instrumented allocator throughout
+#if !defined(EVOKERNEL_ASAN)  // ASan builds use the instrumented allocator throughout
   EXPECT_EQ(b.data(), first);
 #else
   (void)first;

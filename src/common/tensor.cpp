@@ -1,5 +1,7 @@
 #include "common/tensor.h"
 
+#include "common/sanitizers.h"
+
 #include <sys/mman.h>
 
 #include <mutex>
@@ -87,7 +89,7 @@ namespace {
 
 // From here on, buffers are mappings. Under AddressSanitizer every buffer comes from the
 // instrumented allocator instead, so overruns of tensor data are still reported.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(EVOKERNEL_ASAN)
 constexpr size_t kLargeBytes = SIZE_MAX;
 #else
 constexpr size_t kLargeBytes = size_t{1} << 20;
