@@ -111,5 +111,48 @@ TEST(Wire, SizeMismatchIsAnError) {
   close(fds[0]);
 }
 
+// Regression (found by tests/fuzz/fuzz_frame): a descriptor of the wrong type threw
+// nlohmann::json::type_error out of Read() instead of returning an error.
+TEST(Wire, MalformedTensorDescriptorsAreErrorsNotExceptions) {
+  for (const char* header : {R"({"tensors":[1]})", R"({"tensors":[{"name":"a","dtype":"float32","shape":[],"nbytes":"4"}]})",
+                             R"({"tensors":[{"name":7,"dtype":"float32","shape":[1]}]})",
+                             R"({"tensors":[{"name":"a","dtype":["float32"],"shape":[1]}]})",
+                             R"({"tensors":[{"name":"a","dtype":"float32","shape":[1.5]}]})",
+                             R"({"tensors":[{"name":"a","dtype":"float32","shape":[-1]}]})",
+                             R"({"tensors":[{"name":"a","dtype":"float32","shape":{"0":1}}]})"}) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    std::string h = std::string(header) + "\n" + std::string(64, '\0');
+    ASSERT_EQ(write(fds[1], h.data(), h.size()), static_cast<ssize_t>(h.size()));
+    close(fds[1]);
+    FrameReader r(fds[0]);
+    Result<Frame> g = IoError("not read");
+    EXPECT_NO_THROW(g = r.Read(Clock::now() + std::chrono::seconds(5))) << header;
+    EXPECT_FALSE(g.ok()) << header;
+    EXPECT_EQ(g.status().code(), StatusCode::kIoError) << header;
+    close(fds[0]);
+  }
+}
+
+// Regression (found by tests/fuzz/fuzz_frame): the shape was multiplied without overflow checks
+// (signed overflow) and the tensor allocated before the payload limit was checked.
+TEST(Wire, OversizedShapeIsRefusedBeforeAllocating) {
+  for (const char* header : {R"({"tensors":[{"name":"a","dtype":"float32","shape":[4294967296,4294967296]}]})",
+                             R"({"tensors":[{"name":"a","dtype":"float64","shape":[0,18446744073709551615]}]})",
+                             R"({"tensors":[{"name":"a","dtype":"uint8","shape":[1024,1024,1024,1024]}]})",
+                             R"({"tensors":[{"name":"a","dtype":"uint8","shape":[600]},{"name":"b","dtype":"uint8","shape":[600]}]})"}) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    std::string h = std::string(header) + "\n" + std::string(1200, 'x');
+    ASSERT_EQ(write(fds[1], h.data(), h.size()), static_cast<ssize_t>(h.size()));
+    close(fds[1]);
+    FrameReader r(fds[0], 1 << 20, /*max_payload_bytes=*/1000);
+    auto g = r.Read(Clock::now() + std::chrono::seconds(5));
+    ASSERT_FALSE(g.ok()) << header;
+    EXPECT_NE(g.status().message().find("payload too large"), std::string::npos) << g.status().message();
+    close(fds[0]);
+  }
+}
+
 }  // namespace
 }  // namespace evokernel

@@ -80,22 +80,41 @@ Result<Frame> FrameReader::Read(Clock::time_point deadline) {
   if (frame.header.contains("tensors")) {
     const auto& list = frame.header["tensors"];
     if (!list.is_array()) return IoError("frame 'tensors' is not an array");
-    for (const auto& d : list) {
-      auto dtype = ParseDType(d.value("dtype", ""));
-      if (!dtype) return IoError("frame tensor with unsupported dtype " + d.dump());
+    // Every field is checked before anything is allocated, and sizes without overflow: the
+    // peer's word is a claim (messages name the tensor by position: descriptors are not echoed).
+    for (size_t i = 0; i < list.size(); ++i) {
+      const auto& d = list[i];
+      const std::string which = "frame tensor " + std::to_string(i);
+      if (!d.is_object()) return IoError(which + " is not an object");
+      const auto name = d.find("name");
+      if (name != d.end() && !name->is_string()) return IoError(which + ": 'name' is not a string");
+      const auto dt = d.find("dtype");
+      auto dtype = dt != d.end() && dt->is_string() ? ParseDType(dt->get_ref<const std::string&>()) : std::nullopt;
+      if (!dtype) return IoError(which + " has no supported dtype (float32, float64, int64, int32, bool, uint8)");
+      const auto sh = d.find("shape");
+      if (sh == d.end() || !sh->is_array()) return IoError(which + " has no shape array");
+      // Every dimension and every running product of them stays within the limit (NumElements
+      // multiplies left to right, so nothing overflows even when a later dimension is 0).
+      const size_t room = max_payload_ - total;  // total <= max_payload_ holds here
+      const uint64_t max_elements = max_payload_ / DTypeSize(*dtype);
       std::vector<int64_t> shape;
-      try {
-        shape = d.at("shape").get<std::vector<int64_t>>();
-      } catch (const std::exception&) {
-        return IoError("frame tensor without a valid shape: " + d.dump());
+      uint64_t elements = 1;
+      for (const auto& s : *sh) {
+        if (!s.is_number_integer() || (!s.is_number_unsigned() && s.get<int64_t>() < 0))
+          return IoError(which + ": a dimension is not a non-negative integer");
+        const uint64_t dim = s.get<uint64_t>();
+        if (dim > max_elements || (dim != 0 && elements > max_elements / dim))
+          return IoError("frame payload too large (" + which + ")");
+        elements *= dim;
+        shape.push_back(static_cast<int64_t>(dim));
       }
-      for (int64_t s : shape)
-        if (s < 0) return IoError("frame tensor with negative dimension: " + d.dump());
-      Tensor t(d.value("name", ""), *dtype, std::move(shape));
-      size_t n = t.nbytes();
-      if (d.value("nbytes", n) != n) return IoError("frame tensor size mismatch: " + d.dump());
+      const size_t n = static_cast<size_t>(elements) * DTypeSize(*dtype);
+      if (n > room) return IoError("frame payload too large (" + which + ")");
+      if (const auto nb = d.find("nbytes"); nb != d.end() && !(nb->is_number_unsigned() && nb->get<uint64_t>() == n))
+        return IoError(which + ": size mismatch (nbytes is not the " + std::to_string(n) +
+                       " bytes its dtype and shape make)");
+      Tensor t(name != d.end() ? name->get<std::string>() : std::string(), *dtype, std::move(shape));
       total += n;
-      if (total > max_payload_) return IoError("frame payload too large");
       // Payload: first what is already buffered, then straight from the pipe.
       size_t have = std::min(n, buf_.size() - pos_);
       std::memcpy(t.data(), buf_.data() + pos_, have);
