@@ -126,6 +126,22 @@ TEST(ParseOverride, ParsesNumbersTuplesBoolsAndStrings) {
   EXPECT_FALSE(ParseOverride("=3", o).ok());
 }
 
+// Regression (found by tests/fuzz/fuzz_task): `--set` text that is not UTF-8 was stored, and
+// dumping the task for the oracle or a run record then threw (evokernel died in terminate).
+TEST(ParseOverride, RejectsTextThatIsNotUtf8) {
+  nlohmann::json o = nlohmann::json::object();
+  for (const char* bad : {"na\xffme=1", "mode=ne\xc3" "arest", "x=\"\xfe\""}) {
+    Status st = ParseOverride(bad, o);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find("not valid UTF-8"), std::string::npos) << st.message();
+    EXPECT_NO_THROW((void)nlohmann::json(st.message()).dump());  // the message itself is UTF-8
+  }
+  EXPECT_TRUE(o.empty());
+  ASSERT_TRUE(ParseOverride("mode=n\xc3\xa9" "arest", o).ok());  // UTF-8 beyond ASCII is fine
+  EXPECT_EQ(o["mode"], "n\xc3\xa9" "arest");
+}
+
 // The shipped suites meet the sizes and category coverage the project promises.
 TEST(ShippedSuites, CoverEveryCategory) {
   auto suites = LoadSuites(DefaultTasksDir());

@@ -177,6 +177,16 @@ Status ParseOverride(std::string_view assignment, nlohmann::json& overrides) {
   if (eq == std::string_view::npos || eq == 0)
     return InvalidArgument("override '" + std::string(assignment) +
                            "' must look like NAME=VALUE (e.g. batch_size=8)");
+  // Overrides travel as JSON (to the oracle, into run records and --json output), and JSON
+  // text is UTF-8: bytes that are not would make each of those throw later.
+  try {
+    (void)nlohmann::json(std::string(assignment)).dump();
+  } catch (const nlohmann::json::exception&) {
+    return InvalidArgument("override " +
+                           nlohmann::json(std::string(assignment))
+                               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                           " is not valid UTF-8 text");
+  }
   std::string name(assignment.substr(0, eq));
   std::string value(assignment.substr(eq + 1));
   // Python tuples are written with parentheses; accept them as JSON arrays.
