@@ -61,7 +61,10 @@ int RunPing(const PingArgs& a) {
       "model        {}{}\n", r->model,
       r->model == config->model ? "" : fmt::format(" (requested {})", config->model));
   std::cout << fmt::format("reply        {}\n", nlohmann::json(r->text).dump());
-  std::cout << fmt::format("finish       {}\n", r->finish_reason);
+  std::cout << fmt::format("finish       {}{}\n", r->finish_reason,
+                           r->oversized ? fmt::format(" (the reply passed max_reply_bytes = {} and was cut there)",
+                                                      config->max_reply_bytes)
+                                        : "");
   std::cout << fmt::format("latency      {:.3f} s ({} attempt{})\n", r->latency_s, r->attempts,
                            r->attempts == 1 ? "" : "s");
   std::cout << fmt::format(

@@ -592,11 +592,18 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
   // enough that instruction caches and branch predictors do not matter.
   auto share = [&](int n, int i) { return n * (i + 1) / rounds - n * i / rounds; };
   const int rewarm_k = est_k < kRewarmBelowNs ? 1 : 0, rewarm_b = est_b < kRewarmBelowNs ? 1 : 0;
+  // Where the first half of the rounds ends on each side (the split-half check below).
+  size_t half_k = 0, half_b = 0;
   for (int i = 0; i < rounds; ++i) {
     EVK_ASSIGN_OR_RETURN(bool ok, time_kernel(share(n_k, i), i == 0 ? warmup_k : rewarm_k));
     if (!ok) return false;
     EVK_RETURN_IF_ERROR(time_baseline(share(n_b, i), rewarm_b));
+    if (i + 1 == rounds / 2) {
+      half_k = tk.size();
+      half_b = tb.size();
+    }
   }
+  const size_t end_k = tk.size(), end_b = tb.size();
   // Re-measuring: only the side whose median is still uncertain gets more calls: as many as
   // its current spread says it needs (the standard error shrinks as 1/sqrt(calls)), with a
   // margin, at least a quarter and at most one pass's worth; and only while that fits in the
@@ -625,6 +632,22 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
   r.baseline_ns = Summarise(tb);
   r.noisy = median_se(r.kernel_ns) > opt_.noise_threshold || median_se(r.baseline_ns) > opt_.noise_threshold;
   r.too_noisy = median_se(r.kernel_ns) > opt_.trust_noise || median_se(r.baseline_ns) > opt_.trust_noise;
+  // Other work on the machine widens every call's spread, so the medians' standard errors
+  // (from the IQR) come out large although kernel and baseline, timed in alternating rounds,
+  // were slowed alike. What a speedup needs is to be reproducible: the speedup of the first
+  // half of the rounds and that of the second half must agree within 2 * trust_noise.
+  if (r.too_noisy && half_k >= 3 && half_b >= 3 && end_k - half_k >= 3 && end_b - half_b >= 3) {
+    auto med = [](const std::vector<double>& v, size_t a, size_t b) {
+      return Summarise(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(a),
+                                           v.begin() + static_cast<std::ptrdiff_t>(b)))
+          .median;
+    };
+    const double s1 = med(tb, 0, half_b) / std::max(med(tk, 0, half_k), 1e-9);
+    const double s2 = med(tb, half_b, end_b) / std::max(med(tk, half_k, end_k), 1e-9);
+    const double split = std::abs(s1 - s2) / std::max((s1 + s2) / 2, 1e-12);
+    r.settings["timing_split_half_speedups"] = {s1, s2};
+    if (split <= 2 * opt_.trust_noise) r.too_noisy = false;
+  }
   r.timed = true;
   r.speedup = r.kernel_ns.median > 0 ? r.baseline_ns.median / r.kernel_ns.median : 0;
   r.speedup_mean = r.kernel_ns.mean > 0 ? r.baseline_ns.mean / r.kernel_ns.mean : 0;

@@ -59,7 +59,9 @@ struct VerifyOptions {
   // Trust: a speedup is trusted only while both medians' relative standard errors are at most
   // this (a precision the remeasuring could not reach is flagged `noisy`, but a speedup known
   // to within a few percent is still a measurement: PyTorch and the kernel shared the machine
-  // alike). Above it the result is `too_noisy` and its speedup untrusted.
+  // alike). Above it the speedup is still trusted when it reproduces: the speedups of the
+  // first and second half of the alternating rounds agree within 2 * trust_noise. Otherwise
+  // the result is `too_noisy` and its speedup untrusted.
   double trust_noise = 0.05;
   int max_remeasure = 2;  // extra passes of the noisy side, each at most
                           // kRemeasureBudgetFactor * timing_budget_s long
