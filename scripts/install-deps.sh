@@ -16,6 +16,9 @@ PACKAGES=(
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the sanitizer job (scripts/test-sanitizers.sh): clang, its ASan/UBSan runtimes and libFuzzer,
+  # and LLVM's OpenMP (the runner and evokernel-peaks use OpenMP)
+  clang libclang-rt-dev libomp-dev
   # the HTML report test renders reports in headless Chromium (skipped when absent)
   chromium
 )
