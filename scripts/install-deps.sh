@@ -17,8 +17,8 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the sanitizer job (scripts/test-sanitizers.sh): clang, its ASan/UBSan runtimes and libFuzzer,
-  # and LLVM's OpenMP (the runner and evokernel-peaks use OpenMP)
-  clang libclang-rt-dev libomp-dev
+  # LLVM's OpenMP (the runner and evokernel-peaks use OpenMP), llvm-symbolizer for stack traces
+  clang libclang-rt-dev libomp-dev llvm
   # the HTML report test renders reports in headless Chromium (skipped when absent)
   chromium
 )
