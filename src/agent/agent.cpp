@@ -209,7 +209,9 @@ Result<std::vector<PromptItem>> PassKDemonstration(const std::string& backend, c
 // trace exists, the event is written only here and only while it is missing), so replaying a
 // step after a crash at any point leaves the same state as an uninterrupted run.
 Status ApplyStep(RunRecord& record, mem::MemoryStore* store, const nlohmann::json& step) {
-  const std::string task = step.at("task").get<std::string>();
+  if (!step.contains("task") || !step["task"].is_string())
+    return InvalidArgument("a pending iteration outcome names no task");
+  const std::string task = step["task"].get<std::string>();
   try {
     if (store && step.contains("normaliser")) {
       const auto& n = step["normaliser"];

@@ -15,6 +15,7 @@
 #include "agent/run_record.h"
 #include "cli/llm_cmd.h"
 #include "common/fs.h"
+#include "common/json_int.h"
 #include "memory/seed.h"
 #include "provider/ledger.h"
 
@@ -273,7 +274,7 @@ class EvolveCommandImpl : public EvolveCommand {
         EVK_ASSIGN_OR_RETURN(TaskRef ref, ResolveTask(t.at("file").get<std::string>(), tasks_dir,
                                                       t.value("overrides", nlohmann::json::object())));
         ref.id = t.at("id").get<std::string>();
-        ref.level = t.value("level", ref.level);
+        if (t.contains("level")) ref.level = JsonInt<int>(t, "level");
         ref.category = t.value("category", ref.category);
         ref.suite = t.value("suite", ref.suite);
         ref.description = t.value("description", ref.description);
