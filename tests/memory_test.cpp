@@ -1492,5 +1492,42 @@ TEST(HttpEmbedder, BadOptions) {
   EXPECT_EQ(v.status().code(), StatusCode::kProviderError);
 }
 
+// OpenStore is the one way to open a bank: paths and sqlite: URLs reach the SQLite store (the
+// same file either way), PostgreSQL URLs say the store is not built yet, other schemes are
+// named, and a path with a colon in it stays a path.
+TEST(OpenStore, PathsAndUrlsReachTheRightStore) {
+  TempBank bank;
+  {
+    auto s = OpenStore(bank.path().string());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    MemoryItem m = Item(ItemKind::kTrace, Stage::kDraft, Sig({"relu"}, "activation", "t1"));
+    m.id = "open-store-1";
+    ASSERT_TRUE((*s)->Insert(m).ok());
+  }
+  for (const std::string& url : {"sqlite:" + bank.path().string(), "sqlite://" + bank.path().string()}) {
+    auto s = OpenStore(url);
+    ASSERT_TRUE(s.ok()) << url << ": " << s.status().ToString();
+    EXPECT_TRUE((*s)->Get("open-store-1").ok()) << url;
+    EXPECT_EQ((*s)->location(), bank.path().string()) << url;
+  }
+  auto pg = OpenStore("postgres://evk:secret-password@db.example/bank");
+  ASSERT_FALSE(pg.ok());
+  EXPECT_EQ(pg.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(pg.status().message().find("PostgreSQL"), std::string::npos);
+  EXPECT_EQ(pg.status().message().find("secret-password"), std::string::npos) << "credentials never echoed";
+  auto bad = OpenStore("mysql://u:pw@h/db");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("'mysql://'"), std::string::npos) << bad.status().message();
+  EXPECT_EQ(bad.status().message().find("pw@"), std::string::npos);
+  EXPECT_FALSE(OpenStore("").ok());
+  EXPECT_FALSE(OpenStore("sqlite:").ok());
+  // A relative path with a colon is a file name.
+  const auto colon = bank.dir() / "my:bank.sqlite";
+  auto c = OpenStore(colon.string());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(colon));
+}
+
 }  // namespace
 }  // namespace evokernel::memory

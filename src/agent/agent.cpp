@@ -274,7 +274,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
 
   std::unique_ptr<mem::MemoryStore> store;
   if (cfg.method == Method::kEvoKernel) {
-    EVK_ASSIGN_OR_RETURN(store, mem::OpenSqliteStore(cfg.bank));
+    EVK_ASSIGN_OR_RETURN(store, mem::OpenStore(cfg.bank.string()));
   }
   std::vector<PromptItem> demo;
   if (cfg.method == Method::kPassK) {
@@ -589,7 +589,7 @@ Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConf
   if (!pending.empty()) {
     std::unique_ptr<mem::MemoryStore> store;
     if (cfg.method == Method::kEvoKernel) {
-      EVK_ASSIGN_OR_RETURN(store, mem::OpenSqliteStore(cfg.bank));
+      EVK_ASSIGN_OR_RETURN(store, mem::OpenStore(cfg.bank.string()));
     }
     for (auto& step : pending) {
       const std::string task = step["task"].get<std::string>();

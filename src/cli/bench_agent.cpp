@@ -96,7 +96,7 @@ Result<std::vector<double>> Simulate(const BenchRetrievalArgs& a, const World& w
                                      uint64_t seed) {
   EVK_ASSIGN_OR_RETURN(auto dir, MakeTempDir("evokernel-bench-retrieval-"));
   ScopedDir cleanup(dir);
-  EVK_ASSIGN_OR_RETURN(auto store, mem::OpenSqliteStore(dir / "bank.sqlite"));
+  EVK_ASSIGN_OR_RETURN(auto store, mem::OpenStore((dir / "bank.sqlite").string()));
   EVK_RETURN_IF_ERROR(store->InsertMany(world.items).status());
   std::map<std::string, double> h = world.helpfulness;
   mem::MemoryConfig cfg;

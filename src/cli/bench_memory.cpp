@@ -177,7 +177,7 @@ Result<nlohmann::json> BenchOneSize(const fs::path& dir, int64_t size, const Ben
   // Build.
   auto t0 = Clock::now();
   {
-    EVK_ASSIGN_OR_RETURN(auto store, mem::OpenSqliteStore(bank));
+    EVK_ASSIGN_OR_RETURN(auto store, mem::OpenStore(bank.string()));
     EVK_RETURN_IF_ERROR(store->InsertMany(KnowledgeNotes(rng, kNotes)).status());
     const int64_t kChunk = 20000;
     for (int64_t done = kNotes; done < size;) {
@@ -196,7 +196,7 @@ Result<nlohmann::json> BenchOneSize(const fs::path& dir, int64_t size, const Ben
 
   // Reopen: what a new agent process pays.
   auto t1 = Clock::now();
-  EVK_ASSIGN_OR_RETURN(auto store, mem::OpenSqliteStore(bank));
+  EVK_ASSIGN_OR_RETURN(auto store, mem::OpenStore(bank.string()));
   double open_ms = Ms(Clock::now() - t1);
   mem::MemoryConfig config;
   mem::RecallQuery warm;

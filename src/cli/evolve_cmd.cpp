@@ -141,7 +141,7 @@ class EvolveCommandImpl : public EvolveCommand {
       // Checked whole before the run writes anything to it: a corrupt bank is refused untouched.
       mem::StoreOptions so;
       so.check_integrity = true;
-      auto store = mem::OpenSqliteStore(cfg.bank, so);
+      auto store = mem::OpenStore(cfg.bank.string(), so);
       if (!store.ok()) return Fail(store.status());
       auto seeded = mem::SeedKnowledge(**store, cfg.backend, mem::DefaultKnowledgeDir(cfg.backend));
       if (!seeded.ok()) return Fail(seeded.status());

@@ -95,7 +95,7 @@ Result<std::unique_ptr<mem::MemoryStore>> Open(const BankOptions& o, bool create
     h.api_key_env = (key && *key) ? o.embed_key_env : "";
     EVK_ASSIGN_OR_RETURN(so.embedder, mem::MakeHttpEmbedder(h));
   }
-  return mem::OpenSqliteStore(o.Path(), so);
+  return mem::OpenStore(o.Path().string(), so);
 }
 
 // Item text may hold bytes that are not UTF-8 (model output): replaced, never a thrown exception.

@@ -77,7 +77,7 @@ class ReportCommandImpl : public ReportCommand {
       memory::StoreOptions so;
       so.create_if_missing = false;
       so.read_only = true;  // a report never writes to the bank
-      auto b = memory::OpenSqliteStore(bank_, so);
+      auto b = memory::OpenStore(bank_, so);
       if (!b.ok()) return Fail(b.status().WithContext("--bank"));
       bank = std::move(*b);
     }

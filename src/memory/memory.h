@@ -285,6 +285,13 @@ class MemoryStore {
 Result<std::unique_ptr<MemoryStore>> OpenSqliteStore(const std::filesystem::path& file,
                                                      const StoreOptions& options = {});
 
+// The one way to open a bank: `url` is a file path or a `sqlite:` URL (sqlite:PATH,
+// sqlite://PATH, sqlite:///ABSOLUTE/PATH) for the SQLite store, or a `postgres://` /
+// `postgresql://` URL for the PostgreSQL store shared by many hosts. Other `scheme://` forms
+// are kInvalidArgument naming the scheme; a path that merely contains a colon is a path.
+// Until the PostgreSQL store exists (issue 17), its URLs are kUnavailable saying so.
+Result<std::unique_ptr<MemoryStore>> OpenStore(std::string_view url, const StoreOptions& options = {});
+
 // $EVOKERNEL_MEMORY, else $XDG_DATA_HOME/evokernel/memory.sqlite, else
 // ~/.local/share/evokernel/memory.sqlite.
 std::filesystem::path DefaultBankPath();
