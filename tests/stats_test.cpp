@@ -1,6 +1,7 @@
 #include "verifier/stats.h"
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -44,6 +45,41 @@ TEST(Stats, JsonScales) {
 
 // Threads spinning on every core make the window see every core busy; beyond the one core the
 // measurement claims as its own, that is other work: the machine was loaded.
+// Sign-test interval of the median log ratio: with 10 rounds it is [d_(2), d_(9)] (coverage
+// 1 - 2 * 11/1024 = 97.9%; [d_(3), d_(8)] would cover only 89%).
+TEST(PairedRatio, IntervalIsFromOrderStatisticsOfTheRounds) {
+  std::vector<double> d;
+  for (int i = 1; i <= 10; ++i) d.push_back(std::log(1.0 + 0.01 * i));  // A 1-10% slower
+  PairedRatio p = EstimatePairedRatio(d);
+  EXPECT_EQ(p.rounds, 10);
+  EXPECT_NEAR(p.ratio, std::exp((std::log(1.05) + std::log(1.06)) / 2), 1e-12);
+  EXPECT_NEAR(p.ratio_lo, 1.02, 1e-12);
+  EXPECT_NEAR(p.ratio_hi, 1.09, 1e-12);
+  EXPECT_NEAR(p.confidence, 1 - 2 * 11.0 / 1024, 1e-12);
+  EXPECT_EQ(p.a_faster_rounds, 0);
+  EXPECT_EQ(p.verdict, "slower");
+  for (double& x : d) x = -x;
+  EXPECT_EQ(EstimatePairedRatio(d).verdict, "faster");
+}
+
+// One round in five going the other way (a burst of load on one side) leaves the verdict of
+// 30 rounds alone; a difference the rounds disagree on is "same".
+TEST(PairedRatio, BurstsWidenTheIntervalAndTiesAreSame) {
+  std::vector<double> d;
+  for (int i = 0; i < 30; ++i) d.push_back(i % 5 == 0 ? std::log(0.7) : std::log(1.05));
+  PairedRatio p = EstimatePairedRatio(d);
+  EXPECT_EQ(p.verdict, "slower") << p.ToJson().dump();
+  EXPECT_NEAR(p.ratio, 1.05, 1e-12);
+  std::vector<double> tie;
+  for (int i = 0; i < 30; ++i) tie.push_back(i % 2 ? std::log(1.03) : std::log(0.97));
+  EXPECT_EQ(EstimatePairedRatio(tie).verdict, "same");
+  // Five rounds cannot reach 95%: the full range, whatever it says.
+  PairedRatio few = EstimatePairedRatio({0.1, 0.1, 0.1, 0.1, 0.1});
+  EXPECT_EQ(few.verdict, "same");
+  EXPECT_LT(few.confidence, 0.95);
+  EXPECT_EQ(EstimatePairedRatio({}).rounds, 0);
+}
+
 TEST(MachineLoad, SpinningThreadsAreSeenAsLoad) {
   const int cpus = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   CpuLoadWindow window;
@@ -64,7 +100,9 @@ TEST(MachineLoad, SpinningThreadsAreSeenAsLoad) {
   EXPECT_GE(load->busy_cores, 0.8 * load->cpus) << load->ToJson().dump();
   EXPECT_NEAR(load->other_busy_cores, std::max(0.0, load->busy_cores - 1), 1e-9);
   EXPECT_EQ(load->loaded, load->other_busy_cores >= MachineLoad::kLoadedCores);
-  if (load->cpus >= 2) EXPECT_TRUE(load->loaded) << load->ToJson().dump();
+  if (load->cpus >= 2) {
+    EXPECT_TRUE(load->loaded) << load->ToJson().dump();
+  }
   EXPECT_EQ(load->ToJson()["loaded"], load->loaded);
 }
 
