@@ -301,6 +301,46 @@ TEST(EvalHighSpeedup, IsCheckedFurtherAndTrustedWhenTheChecksPass) {
   EXPECT_FALSE(d.json["settings"].contains("high_speedup_checks"));
 }
 
+// `--against`: the kernel is also timed alternately with another one, on the same inputs, in
+// the same evaluation (what a refining step gets against the current best). The fast softmax
+// is several times faster than the naive one on any machine: its whole 95% interval of the
+// time ratio is below 1; the other way round it is "slower". A kernel that is the same source,
+// or one that does not build, is not compared, and the result says why.
+TEST(EvalAgainst, PairedComparisonSaysWhichIsFasterWithAnInterval) {
+  const fs::path dir = KernelsDir() / "level1__17_softmax";
+  const std::string fast = (dir / "fast.cpp").string(), naive = (dir / "naive.cpp").string();
+  auto f = RunCli({"eval", "--task", "level1/17_softmax", "--kernel", fast, "--against", naive, "--json"});
+  ASSERT_EQ(f.exit_code, 0) << f.err << f.out.substr(0, 2000);
+  ASSERT_TRUE(f.json.contains("vs_incumbent")) << f.json.value("vs_incumbent_note", "");
+  const auto& v = f.json["vs_incumbent"];
+  EXPECT_EQ(v["verdict"], "faster") << v.dump();
+  EXPECT_LT(v["ratio_hi"].get<double>(), 1.0) << v.dump();
+  EXPECT_LE(v["ratio_lo"].get<double>(), v["ratio"].get<double>());
+  EXPECT_LT(v["ratio"].get<double>(), 0.6) << v.dump();
+  EXPECT_GE(v["rounds"].get<int>(), 6);
+  EXPECT_GE(v["confidence"].get<double>(), 0.95);
+  const auto& detail = f.json["settings"]["paired_timing"];
+  EXPECT_EQ(detail["incumbent"], naive);
+  EXPECT_EQ(detail["candidate_ms"]["n"].get<int>(), v["rounds"].get<int>() * detail["calls_per_block"].get<int>());
+  EXPECT_GT(detail["incumbent_ms"]["median"].get<double>(), detail["candidate_ms"]["median"].get<double>());
+
+  auto s = RunCli({"eval", "--task", "level1/17_softmax", "--kernel", naive, "--against", fast});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_NE(s.out.find("SLOWER"), std::string::npos) << s.out;
+
+  auto same = RunCli({"eval", "--task", "level1/17_softmax", "--kernel", fast, "--against", fast, "--json"});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_FALSE(same.json.contains("vs_incumbent"));
+  EXPECT_NE(same.json.value("vs_incumbent_note", "").find("same source"), std::string::npos) << same.json.dump();
+
+  auto broken = RunCli({"eval", "--task", "level1/17_softmax", "--kernel", fast, "--against",
+                        (KernelsDir() / "level1__12_relu" / "compile_error.cpp").string(), "--json"});
+  ASSERT_EQ(broken.exit_code, 0) << broken.err;
+  EXPECT_TRUE(broken.json["feasible"].get<bool>());
+  EXPECT_FALSE(broken.json.contains("vs_incumbent"));
+  EXPECT_NE(broken.json.value("vs_incumbent_note", "").find("does not build"), std::string::npos) << broken.json.dump();
+}
+
 TEST(EvalFixtures, HumanOutputSummarisesResult) {
   auto r = RunCli({"eval", "--task", "level1/12_relu", "--kernel", (FixturesDir() / "relu_throws.cpp").string(),
                    "--no-timing"});

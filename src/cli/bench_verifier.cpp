@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <barrier>
 #include <map>
@@ -100,40 +101,9 @@ class CompileLoad {
   std::vector<std::unique_ptr<Subprocess>> procs_;
 };
 
-}  // namespace
-
-int RunBenchVerifier(const BenchVerifierArgs& a) {
-  auto backend = MakeBackend(a.backend);
-  if (!backend.ok()) {
-    std::cerr << "evokernel: error: " << backend.status().ToString() << "\n";
-    return 2;
-  }
-  auto cache = MakeTempDir("evokernel-bench-cache-");
-  if (!cache.ok()) {
-    std::cerr << "evokernel: error: " << cache.status().ToString() << "\n";
-    return 2;
-  }
-  ScopedDir cleanup(*cache);
-  CompileLoad load;
-  if (Status st = load.Start(a.load_compile, *cache); !st.ok()) {
-    std::cerr << "evokernel: error: cannot start the background load: " << st.ToString() << "\n";
-    return 2;
-  }
-  nlohmann::json out = EnvironmentStamp();
-  out["load_compile"] = a.load_compile;
-  out["threads"] = a.threads;
-  out["backend"] = a.backend;
-  const std::string ext = (*backend)->language().extension;
-  if (std::string(EVOKERNEL_BUILD_TYPE) != "Release")
-    std::cerr << "WARNING: " << EVOKERNEL_BUILD_TYPE << " build; figures are not representative\n";
-  auto log = [&](const std::string& s) {
-    if (!a.json) std::cout << s << std::flush;
-  };
-  log(fmt::format("# evokernel bench verifier: backend {}, commit {}, {} build, {}, {} thread(s){}\n", a.backend,
-                  GitCommit(), EVOKERNEL_BUILD_TYPE, out["cpu"].get<std::string>(), a.threads,
-                  a.load_compile ? fmt::format(", {} background compile loop(s)", a.load_compile) : ""));
-
-  // 1. Throughput.
+// 1. Throughput (and trust): returns 0, or 2 after printing an error.
+int Throughput(const BenchVerifierArgs& a, Backend& backend, const fs::path& cache, const std::string& ext,
+               nlohmann::json& out, const std::function<void(const std::string&)>& log) {
   fs::path kernels_dir = a.kernels_dir.empty() ? DataDir() / "tests" / "kernels" : fs::path(a.kernels_dir);
   std::vector<fs::path> dirs;
   for (const auto& d : fs::directory_iterator(kernels_dir))
@@ -194,9 +164,9 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
       std::lock_guard<std::mutex> task_lock(*task_mu[i]);
       VerifyOptions vo;
       vo.threads = a.threads;
-      vo.build.cache_dir = *cache;
+      vo.build.cache_dir = cache;
       vo.timing_gate = gate;
-      Verifier v(**backend, *loaded[i]->oracle, loaded[i]->spec, vo);
+      Verifier v(backend, *loaded[i]->oracle, loaded[i]->spec, vo);
       auto src = ReadFile(dirs[i] / k);
       auto r = src.ok() ? v.Evaluate(*src, (dirs[i] / k).string()) : Result<EvalResult>(src.status());
       std::lock_guard<std::mutex> lock(mu);
@@ -269,6 +239,46 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
                   per_eval.value("load", 0.0), per_eval.value("correctness", 0.0), per_eval.value("timing_wait", 0.0),
                   per_eval.value("timing", 0.0)));
 
+  return 0;
+}
+
+}  // namespace
+
+int RunBenchVerifier(const BenchVerifierArgs& a) {
+  auto backend = MakeBackend(a.backend);
+  if (!backend.ok()) {
+    std::cerr << "evokernel: error: " << backend.status().ToString() << "\n";
+    return 2;
+  }
+  auto cache = MakeTempDir("evokernel-bench-cache-");
+  if (!cache.ok()) {
+    std::cerr << "evokernel: error: " << cache.status().ToString() << "\n";
+    return 2;
+  }
+  ScopedDir cleanup(*cache);
+  CompileLoad load;
+  if (Status st = load.Start(a.load_compile, *cache); !st.ok()) {
+    std::cerr << "evokernel: error: cannot start the background load: " << st.ToString() << "\n";
+    return 2;
+  }
+  nlohmann::json out = EnvironmentStamp();
+  out["load_compile"] = a.load_compile;
+  out["threads"] = a.threads;
+  out["backend"] = a.backend;
+  const std::string ext = (*backend)->language().extension;
+  if (std::string(EVOKERNEL_BUILD_TYPE) != "Release")
+    std::cerr << "WARNING: " << EVOKERNEL_BUILD_TYPE << " build; figures are not representative\n";
+  auto log = [&](const std::string& s) {
+    if (!a.json) std::cout << s << std::flush;
+  };
+  log(fmt::format("# evokernel bench verifier: backend {}, commit {}, {} build, {}, {} thread(s){}\n", a.backend,
+                  GitCommit(), EVOKERNEL_BUILD_TYPE, out["cpu"].get<std::string>(), a.threads,
+                  a.load_compile ? fmt::format(", {} background compile loop(s)", a.load_compile) : ""));
+
+  if (a.parts.count("throughput")) {
+    if (int rc = Throughput(a, **backend, *cache, ext, out, log); rc != 0) return rc;
+  }
+
   // 2 and 3 use the matmul task and the extra-rows kernel.
   auto mm = Load("level1/01_square_matmul", a.threads);
   if (!mm.ok()) {
@@ -290,7 +300,7 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
   Verifier v(**backend, *mm->oracle, mm->spec, vo);
 
   std::vector<double> medians, speedups;
-  for (int i = 0; i < a.repeats; ++i) {
+  for (int i = 0; i < (a.parts.count("repeatability") ? a.repeats : 0); ++i) {
     auto r = v.Evaluate(*base_src, "matmul_extra_rows" + ext);
     if (!r.ok() || !r->timed) {
       std::cerr << "evokernel: error: repeat evaluation failed: " << (r.ok() ? r->feedback : r.status().ToString()) << "\n";
@@ -299,12 +309,14 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
     medians.push_back(r->kernel_ns.median / 1e6);
     speedups.push_back(r->speedup);
   }
-  Summary s = Summarise(medians), ss = Summarise(speedups);
-  out["repeatability"] = {{"repeats", a.repeats}, {"median_ms", s.median}, {"cv", s.cv()},
-                          {"min_ms", s.min}, {"max_ms", s.max}, {"speedup_cv", ss.cv()}};
-  log(fmt::format("repeatability: {} evaluations of one kernel: median {:.3f} ms, CV of the medians {:.2f}% "
-                  "(target <= 2%); CV of its speedups over the interleaved baseline {:.2f}%\n",
-                  a.repeats, s.median, 100 * s.cv(), 100 * ss.cv()));
+  if (!medians.empty()) {
+    Summary s = Summarise(medians), ss = Summarise(speedups);
+    out["repeatability"] = {{"repeats", a.repeats}, {"median_ms", s.median}, {"cv", s.cv()},
+                            {"min_ms", s.min}, {"max_ms", s.max}, {"speedup_cv", ss.cv()}};
+    log(fmt::format("repeatability: {} evaluations of one kernel: median {:.3f} ms, CV of the medians {:.2f}% "
+                    "(target <= 2%); CV of its speedups over the interleaved baseline {:.2f}%\n",
+                    a.repeats, s.median, 100 * s.cv(), 100 * ss.cv()));
+  }
 
   // Resolution on two kernels: the compute-bound matmul above (about 20 ms) and a memory-bound
   // ReLU (about 2 ms, where the timing budget rather than the 0.4 s minimum span sizes the
@@ -327,18 +339,35 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
     const std::string* base;
     const std::string* slow;
   };
+  if (!a.parts.count("resolution")) {
+    if (a.json) std::cout << out.dump(2) << "\n";
+    return 0;
+  }
   out["resolution"] = nlohmann::json::object();
   for (const Case& c : {Case{"matmul", &v, &*base_src, &slow_src}, Case{"relu", &relu_v, &*relu_src, &relu_slow}}) {
     int correct = 0, correct_speedup = 0, noisy = 0, loaded_evals = 0, correct_p25 = 0, correct_min = 0;
-    std::vector<double> ratios;
+    int paired_correct = 0, paired_decided = 0, paired_wrong_verdict = 0;
+    std::vector<double> ratios, paired_ratios;
     for (int i = 0; i < a.pairs; ++i) {
-      // Alternate the order so drift does not favour either variant.
+      // Alternate the order so drift does not favour either variant. The second evaluation
+      // is also timed alternately with the first kernel (the paired comparison a refining
+      // step gets against the current best).
       auto first = c.verifier->Evaluate(i % 2 ? *c.slow : *c.base, "pair");
-      auto second = c.verifier->Evaluate(i % 2 ? *c.base : *c.slow, "pair");
-      if (!first.ok() || !second.ok() || !first->timed || !second->timed) {
-        std::cerr << "evokernel: error: " << c.name << " pair evaluation failed\n";
+      const Incumbent against{i % 2 ? *c.slow : *c.base, "pair (first)"};
+      auto second = c.verifier->Evaluate(i % 2 ? *c.base : *c.slow, "pair", &against);
+      if (!first.ok() || !second.ok() || !first->timed || !second->timed || !second->vs_incumbent) {
+        std::cerr << "evokernel: error: " << c.name << " pair evaluation failed"
+                  << (second.ok() ? " " + second->vs_incumbent_note : std::string()) << "\n";
         return 2;
       }
+      // The paired ratio is second/first: the slow variant's time over the base's, or its inverse.
+      const PairedRatio& pr = *second->vs_incumbent;
+      const double slow_over_base = i % 2 ? 1 / pr.ratio : pr.ratio;
+      paired_ratios.push_back(slow_over_base);
+      paired_correct += slow_over_base > 1;
+      const char* right = i % 2 ? "faster" : "slower";
+      paired_decided += pr.verdict == right;
+      paired_wrong_verdict += pr.verdict != right && pr.verdict != "same";
       double base = (i % 2 ? second : first)->kernel_ns.median;
       double slow = (i % 2 ? first : second)->kernel_ns.median;
       correct += slow > base;
@@ -351,19 +380,31 @@ int RunBenchVerifier(const BenchVerifierArgs& a) {
       loaded_evals += first->machine_loaded() + second->machine_loaded();
       ratios.push_back(slow / base);
     }
-    Summary rs = Summarise(ratios);
+    Summary rs = Summarise(ratios), prs = Summarise(paired_ratios);
     double share = a.pairs ? double(correct) / a.pairs : 0;
+    double paired_share = a.pairs ? double(paired_correct) / a.pairs : 0;
     out["resolution"][c.name] = {{"pairs", a.pairs}, {"ranked_correctly", correct}, {"share", share},
                                  {"ranked_correctly_by_speedup", correct_speedup}, {"noisy_evaluations", noisy},
                                  {"median_slow_over_base", rs.median}, {"min_ratio", rs.min}, {"max_ratio", rs.max},
                                  {"timed_on_loaded_machine", loaded_evals},
-                                 {"ranked_correctly_by_p25", correct_p25}, {"ranked_correctly_by_min", correct_min}};
+                                 {"ranked_correctly_by_p25", correct_p25}, {"ranked_correctly_by_min", correct_min},
+                                 {"paired", {{"ranked_correctly", paired_correct}, {"share", paired_share},
+                                             {"verdict_slower", paired_decided},
+                                             {"verdict_wrong", paired_wrong_verdict},
+                                             {"median_slow_over_base", prs.median}, {"min_ratio", prs.min},
+                                             {"max_ratio", prs.max}}}};
     log(fmt::format("resolution ({}): a variant doing 5% more work ranked slower in {}/{} pairs = {:.0f}% "
                     "(target >= 95%); measured slow/base median ratio {:.3f} (range {:.3f}-{:.3f}); ranked by "
                     "speedup over the interleaved baseline: {}/{}, by p25: {}/{}, by min: {}/{}; evaluations flagged "
                     "noisy: {}, timed on a loaded machine: {}\n",
                     c.name, correct, a.pairs, 100 * share, rs.median, rs.min, rs.max, correct_speedup, a.pairs,
                     correct_p25, a.pairs, correct_min, a.pairs, noisy, loaded_evals));
+    log(fmt::format("resolution ({}), paired (the two timed alternately in one evaluation, as a refining step is "
+                    "against the best): ranked slower in {}/{} pairs = {:.0f}% (target >= 90% under load); 95% "
+                    "interval entirely on the right side (a decided verdict) in {}/{}, on the wrong side in {}/{}; "
+                    "paired slow/base ratio median {:.3f} (range {:.3f}-{:.3f})\n",
+                    c.name, paired_correct, a.pairs, 100 * paired_share, paired_decided, a.pairs,
+                    paired_wrong_verdict, a.pairs, prs.median, prs.min, prs.max));
   }
   if (a.json) std::cout << out.dump(2) << "\n";
   return 0;

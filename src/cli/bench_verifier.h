@@ -1,6 +1,7 @@
 // `evokernel bench verifier` (see bench_verifier.cpp).
 #pragma once
 
+#include <set>
 #include <string>
 
 namespace evokernel {
@@ -18,6 +19,8 @@ struct BenchVerifierArgs {
   // the whole benchmark: the load of a developer's machine, or of an agent compiling the next
   // kernel on the other core. 0: none.
   int load_compile = 0;
+  // Which parts run: throughput (with trust), repeatability, resolution.
+  std::set<std::string> parts = {"throughput", "repeatability", "resolution"};
   bool json = false;
 };
 

@@ -92,7 +92,7 @@ Result<std::pair<std::unique_ptr<Oracle>, TaskSpec>> LoadTask(const std::string&
 
 struct EvalArgs {
   Common c;
-  std::string task, kernel, backend = "cpu", output;
+  std::string task, kernel, backend = "cpu", output, against;
   int trials = 5, hidden_trials = 2, timing_trials = 0, warmup = 3;
   double noise_threshold = 0.01, review_speedup = VerifyOptions{}.review_speedup;
   bool no_timing = false, no_cache = false, no_static_check = false, no_roofline = false;
@@ -157,7 +157,15 @@ void PrintHuman(const EvalResult& r, const TaskSpec& spec) {
                                r.machine_load->other_busy_cores, r.machine_load->cpus,
                                r.machine_load->loaded ? ": LOADED, figures are of a shared machine" : "");
     for (const auto& why : r.review) std::cout << "REVIEW       " << why << "\n";
+    if (r.vs_incumbent)
+      std::cout << fmt::format("vs against   {:.3f}x its time (95% interval {:.3f}-{:.3f}, {} alternating rounds): {}\n",
+                               r.vs_incumbent->ratio, r.vs_incumbent->ratio_lo, r.vs_incumbent->ratio_hi,
+                               r.vs_incumbent->rounds,
+                               r.vs_incumbent->verdict == "faster"   ? "FASTER"
+                               : r.vs_incumbent->verdict == "slower" ? "SLOWER"
+                                                                     : "no difference this machine can resolve");
   }
+  if (!r.vs_incumbent_note.empty()) std::cout << "vs against   " << r.vs_incumbent_note << "\n";
   if (!r.feedback.empty()) std::cout << "feedback:\n" << r.feedback << (r.feedback.back() == '\n' ? "" : "\n");
 }
 
@@ -196,8 +204,14 @@ int RunEval(const EvalArgs& a) {
   vo.limits.address_space_bytes = static_cast<uint64_t>(a.memory_limit_gib * double(uint64_t{1} << 30));
   if (progress) vo.on_stage = [](Stage s) { std::cerr << StageName(s) << "...\n"; };
 
+  std::optional<Incumbent> against;
+  if (!a.against.empty()) {
+    auto other = ReadUserFile(a.against, size_t{1} << 20, "--against kernel file");
+    if (!other.ok()) return Fail(other.status());
+    against = Incumbent{*other, a.against};
+  }
   Verifier verifier(**backend, *oracle, spec, vo);
-  auto r = verifier.Evaluate(*source, a.kernel);
+  auto r = verifier.Evaluate(*source, a.kernel, against ? &*against : nullptr);
   if (!r.ok()) return Fail(r.status());
   nlohmann::json j = r->ToJson();
   j["category"] = spec.ref.category;
@@ -386,6 +400,10 @@ int main(int argc, char** argv) {
                  "Skip the roofline check (a median below the machine's bound is flagged for review)");
   eval->add_flag("--no-static-check", ea.no_static_check,
                  "Skip the anti-cheat source/object rules (for testing the runtime sandbox; the result records it)");
+  eval->add_option("--against", ea.against,
+                   "Also time the kernel alternately with this one (e.g. the current best), on the same inputs, and "
+                   "say which is faster with a 95% interval of the ratio of their times")
+      ->check(CLI::ExistingFile);
   eval->add_option("--output,-o", ea.output, "Also write the JSON result to this file");
   AddCommon(eval, ea.c, true);
 
@@ -417,6 +435,9 @@ int main(int argc, char** argv) {
   bench_verifier->add_option("--threads", ba.threads, "Threads")->default_val(1);
   bench_verifier->add_option("--repeats", ba.repeats, "Evaluations of one kernel for the CV")->default_val(10);
   bench_verifier->add_option("--pairs", ba.pairs, "Base/5%-slower pairs for the ranking test")->default_val(20);
+  bench_verifier->add_option("--parts", ba.parts, "Which parts to run: throughput (with trust), repeatability, resolution")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"throughput", "repeatability", "resolution"}));
   bench_verifier->add_option("--jobs,-j", ba.jobs,
                              "Evaluations in flight for the throughput figure (timing never overlaps; 0: one per core)")
       ->default_val(0)

@@ -113,7 +113,22 @@ nlohmann::json EnvironmentStamp() {
 Verifier::Verifier(Backend& backend, Oracle& oracle, const TaskSpec& spec, VerifyOptions options)
     : backend_(backend), oracle_(oracle), spec_(spec), opt_(std::move(options)) {}
 
-Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view label) {
+Result<std::unique_ptr<KernelSession>> Verifier::StartSession(const BuildResult& build, const fs::path& dir,
+                                                               int slots, size_t flush, std::string* category) {
+  SessionOptions so;
+  so.argv = RunnerCommand(backend_, build, opt_.threads);
+  so.threads = opt_.threads;
+  so.work_dir = dir;
+  so.limits = opt_.limits;
+  so.memory_limit = opt_.limits.address_space_bytes;
+  so.limits.address_space_bytes = 0;  // the runner applies it to the kernel's process
+  so.load_timeout = std::max(opt_.call_timeout, milliseconds(10000));
+  so.slots = slots;
+  so.flush_bytes = flush;
+  return KernelSession::Start(so, spec_, category);
+}
+
+Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view label, const Incumbent* incumbent) {
   EvalResult r;
   r.task = spec_.ref.id;
   r.backend = std::string(backend_.name());
@@ -183,18 +198,8 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
     set_bytes += static_cast<size_t>(NumElements(spec_.args[i].shape)) * DTypeSize(spec_.args[i].dtype);
   const int fresh_room = static_cast<int>(std::clamp<size_t>(
       kResidentSetBytes / std::max<size_t>(set_bytes, 1), kSeenSets + 1 + 2, kSeenSets + 1 + kMaxFreshSets)) - (kSeenSets + 1);
-  SessionOptions so;
-  so.argv = RunnerCommand(backend_, r.build, opt_.threads);
-  so.threads = opt_.threads;
-  so.work_dir = dir;
-  so.limits = opt_.limits;
-  so.memory_limit = opt_.limits.address_space_bytes;
-  so.limits.address_space_bytes = 0;  // the runner applies it to the kernel's process
-  so.load_timeout = std::max(opt_.call_timeout, milliseconds(10000));
-  so.slots = kSeenSets + 1 + fresh_room;
-  so.flush_bytes = flush;
   std::string load_category;
-  auto session = KernelSession::Start(so, spec_, &load_category);
+  auto session = StartSession(r.build, dir, kSeenSets + 1 + fresh_room, flush, &load_category);
   r.stage_seconds["load"] = Since(t0);
   if (!session.ok()) {
     if (!IsKernelFault(session.status())) return session.status();
@@ -234,8 +239,8 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
     const int fresh = std::clamp(std::min(static_cast<int>(std::ceil(TimedCallsFor(est, 0) / 4.0)), affordable), 2,
                                  std::max(2, (*session)->slots() - (kSeenSets + 1)));
     Status loaded = LoadFreshSets(**session, r, fresh, sets);
-    r.stage_seconds["timing_setup"] = Since(t0);
     if (!loaded.ok()) {
+      r.stage_seconds["timing_setup"] = Since(t0);
       if (!IsKernelFault(loaded)) return loaded;
       r.feasible = false;
       r.failed_stage = Stage::kTiming;
@@ -243,6 +248,15 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
       r.feedback = loaded.message();
       return r;
     }
+    // The incumbent, when there is one, is built and loaded now too, in its own directory.
+    std::optional<ScopedDir> incumbent_cleanup;
+    std::unique_ptr<KernelSession> incumbent_session;
+    if (incumbent) {
+      EVK_ASSIGN_OR_RETURN(fs::path inc_dir, MakeOwnedTempDir(kRunnerDirPrefix));
+      incumbent_cleanup.emplace(inc_dir);
+      EVK_ASSIGN_OR_RETURN(incumbent_session, PrepareIncumbent(*incumbent, inc_dir, r, flush));
+    }
+    r.stage_seconds["timing_setup"] = Since(t0);
     std::unique_lock<std::mutex> gate;
     if (opt_.timing_gate) {
       t0 = Clock::now();
@@ -256,6 +270,13 @@ Result<EvalResult> Verifier::Evaluate(std::string_view source, std::string_view 
     if (timed.ok() && *timed && r.timed && r.speedup > opt_.review_speedup)
       timed = ConfirmHighSpeedup(**session, r, atol, rtol);
     r.stage_seconds["timing"] = Since(t0);
+    if (timed.ok() && *timed && r.timed && incumbent_session) {
+      t0 = Clock::now();
+      timed = TimePaired(**session, *incumbent_session, r, sets, atol, rtol);
+      r.stage_seconds["paired_timing"] = Since(t0);
+    } else if (timed.ok() && *timed && incumbent && r.vs_incumbent_note.empty()) {
+      r.vs_incumbent_note = "not compared: the kernel was not timed";
+    }
     if (!timed.ok()) {
       if (!IsKernelFault(timed.status())) return timed.status();
       r.feasible = false;
@@ -432,6 +453,30 @@ namespace {
 
 // Timed calls per side and pass for a call of `est` ns costing `overhead` ns outside the
 // measured interval.
+// What was wrong with a timed call's outputs (its samples, and all of them when the call was
+// compared in full) against the reference outputs `want`; "" when nothing was.
+std::string WrongOutput(const TimingReply& reply, const TimedCall& call, const std::vector<Tensor>& want,
+                        const TaskSpec& spec, double atol, double rtol) {
+  for (size_t o = 0; o < call.samples.size() && o < want.size(); ++o) {
+    const std::string& name = spec.args[spec.num_inputs() + o].name;
+    for (const Sample& smp : call.samples[o]) {
+      if (smp.poison) return "the kernel left " + name + IndexString(want[o].shape(), smp.index) + " unwritten";
+      double e = want[o].GetAsDouble(smp.index);
+      if (!ElementMatches(want[o].dtype(), e, smp.value, atol, rtol))
+        return "the kernel returned " + std::to_string(smp.value) + " at " + name +
+               IndexString(want[o].shape(), smp.index) + " where the reference is " + std::to_string(e);
+    }
+  }
+  if (call.full) {
+    for (size_t o = 0; o < want.size(); ++o) {
+      OutputReport rep = CompareOutput(want[o], reply.outputs[call.first_output + o], atol, rtol);
+      rep.name = spec.args[spec.num_inputs() + o].name;
+      if (!rep.passed) return "outputs differed from the PyTorch reference (" + rep.Describe() + ")";
+    }
+  }
+  return "";
+}
+
 int TimedCallsImpl(const VerifyOptions& o, double est, double overhead) {
   if (o.timing_trials > 0) return o.timing_trials;
   double n = o.timing_budget_s * 1e9 / std::max(est + overhead, 1.0);
@@ -552,24 +597,7 @@ Result<bool> Verifier::Time(KernelSession& session, EvalResult& r, uint64_t seed
                      "pointer, shape, content or call count) and must not depend on thread timing (no data races)";
         return false;
       };
-      for (size_t o = 0; o < call.samples.size() && o < want.size(); ++o) {
-        const std::string& name = spec_.args[spec_.num_inputs() + o].name;
-        for (const Sample& smp : call.samples[o]) {
-          if (smp.poison)
-            return wrong("the kernel left " + name + IndexString(want[o].shape(), smp.index) + " unwritten");
-          double e = want[o].GetAsDouble(smp.index);
-          if (!ElementMatches(want[o].dtype(), e, smp.value, atol, rtol))
-            return wrong("the kernel returned " + std::to_string(smp.value) + " at " + name +
-                         IndexString(want[o].shape(), smp.index) + " where the reference is " + std::to_string(e));
-        }
-      }
-      if (call.full) {
-        for (size_t o = 0; o < want.size(); ++o) {
-          OutputReport rep = CompareOutput(want[o], reply.outputs[call.first_output + o], atol, rtol);
-          rep.name = spec_.args[spec_.num_inputs() + o].name;
-          if (!rep.passed) return wrong("outputs differed from the PyTorch reference (" + rep.Describe() + ")");
-        }
-      }
+      if (std::string what = WrongOutput(reply, call, want, spec_, atol, rtol); !what.empty()) return wrong(what);
       if (static_cast<int>(c) < warm) continue;
       (was_fresh ? fresh : seen).push_back(call.latency_ns);
       tk.push_back(call.latency_ns);
@@ -776,6 +804,130 @@ Result<bool> Verifier::ConfirmHighSpeedup(KernelSession& session, EvalResult& r,
   return true;
 }
 
+Result<std::unique_ptr<KernelSession>> Verifier::PrepareIncumbent(const Incumbent& incumbent, const fs::path& dir,
+                                                                   EvalResult& r, size_t flush) {
+  const std::string sha = Sha256Hex(incumbent.source);
+  r.settings["paired_timing"] = {{"incumbent", incumbent.label}, {"incumbent_sha256", sha}};
+  auto not_compared = [&](const std::string& why) -> std::unique_ptr<KernelSession> {
+    r.vs_incumbent_note = "not compared with the incumbent: " + why;
+    return nullptr;
+  };
+  if (sha == r.kernel_sha256) return not_compared("it is the same source");
+  EVK_ASSIGN_OR_RETURN(BuildResult build, Build(backend_, spec_, incumbent.source, opt_.build));
+  if (build.check_failed || !build.ok)
+    return not_compared(std::string(build.check_failed ? "it fails the anti-cheat checks now" : "it does not build") +
+                        ": " + build.feedback.substr(0, 300));
+  std::string category;
+  auto session = StartSession(build, dir, 1, flush, &category);
+  if (!session.ok()) {
+    if (!IsKernelFault(session.status())) return session.status();
+    return not_compared("its runner did not start: " + session.status().message());
+  }
+  // The inputs of the first correctness trial: the candidate's first seen set.
+  EVK_ASSIGN_OR_RETURN(Trial trial, oracle_.MakeTrial(r.trials.front().seed, r.trials.front().distribution));
+  if (Status st = (*session)->Load(0, std::move(trial.inputs)); !st.ok()) {
+    if (!IsKernelFault(st)) return st;
+    return not_compared("its inputs could not be loaded: " + st.message());
+  }
+  return std::move(*session);
+}
+
+Result<bool> Verifier::TimePaired(KernelSession& candidate, KernelSession& incumbent, EvalResult& r,
+                                  const TimingSets& sets, double atol, double rtol) {
+  // Both kernels run on the same inputs (the first seen set) in alternating blocks, A B B A:
+  // whatever the rest of the machine does hits both sides of a round alike, and a drift within
+  // a round cancels over two. Every call's outputs are sampled, as in Time().
+  const int slot = sets.seen.front();
+  const std::vector<Tensor>& want = sets.reference[static_cast<size_t>(slot)];
+  const double full_share = r.settings.value("timing_full_check_share", kFullCheckShare);
+  const double overhead = r.settings["timing_overhead_ms_per_call"].value("kernel", 0.0) * 1e6;
+  std::mt19937_64 rng(r.settings["seed"].get<uint64_t>() * 131 + 17);
+  nlohmann::json& detail = r.settings["paired_timing"];
+  bool candidate_failed = false, incumbent_failed = false;
+  // One block of `warm` + `calls` calls of one side; the timed calls' latencies go to `out`.
+  auto block = [&](bool is_candidate, int calls, int warm, double est_ns, std::vector<double>& out) -> Status {
+    KernelSession& s = is_candidate ? candidate : incumbent;
+    std::vector<TimingCallRequest> req(static_cast<size_t>(warm + calls));
+    for (auto& c : req) {
+      c.slot = is_candidate ? slot : 0;
+      c.full = std::uniform_real_distribution<double>(0, 1)(rng) < full_share;
+    }
+    auto timeout = milliseconds(static_cast<int64_t>(est_ns * (warm + calls) / 1e6 * 20)) + opt_.call_timeout;
+    auto reply = s.Time(req, rng(), kSamplesPerOutput, timeout);
+    std::string what;
+    if (!reply.ok()) {
+      if (is_candidate || !IsKernelFault(reply.status())) return reply.status();
+      what = reply.status().message();
+    } else {
+      std::string feedback;
+      if (std::string v = CallViolation(reply->obs, {}, spec_, opt_.threads, feedback); !v.empty()) {
+        if (is_candidate) r.failure = v;
+        what = feedback;
+      }
+      for (size_t c = 0; what.empty() && c < reply->calls.size(); ++c) {
+        what = WrongOutput(*reply, reply->calls[c], want, spec_, atol, rtol);
+        if (!what.empty() && is_candidate) r.failure = "inconsistent_result";
+        if (what.empty() && static_cast<int>(c) >= warm) out.push_back(reply->calls[c].latency_ns);
+      }
+    }
+    if (!what.empty()) {
+      if (is_candidate) {
+        candidate_failed = true;
+        r.feedback = "while being timed against the current best kernel, " + what +
+                     " on inputs on which it had already returned correct outputs";
+      } else {
+        incumbent_failed = true;
+        r.vs_incumbent_note = "not compared with the incumbent: while being timed, " + what;
+      }
+    }
+    return Status::Ok();
+  };
+  // The incumbent's first call sizes its side (the candidate's median is known).
+  std::vector<double> probe;
+  EVK_RETURN_IF_ERROR(block(false, 1, 1, r.kernel_ns.median, probe));
+  if (incumbent_failed) return true;
+  const double est = std::max(r.kernel_ns.median, probe.empty() ? 0.0 : probe.front());
+  const int per_block = static_cast<int>(std::clamp(std::ceil(kPairedBlockNs / std::max(est, 1.0)), 1.0, 8.0));
+  // One untimed call per block re-warms instruction caches and predictors after the other
+  // side ran, where that matters (calls under a millisecond).
+  const int rewarm = est < 1e6 ? 1 : 0;
+  const double round_ns = 2.0 * (per_block + rewarm) * (est + overhead);
+  const double budget_ns = opt_.paired_budget_s * 1e9;
+  int rounds = static_cast<int>(budget_ns / round_ns);
+  if (rounds < kMinPairedRounds)
+    rounds = std::min(kMinPairedRounds, static_cast<int>(kPairedBudgetCap * budget_ns / round_ns));
+  rounds = std::min(rounds, kMaxPairedRounds);
+  detail["calls_per_block"] = per_block;
+  if (rounds < 6) {
+    r.vs_incumbent_note = fmt::format(
+        "not compared with the incumbent: the 6 alternating rounds a 95% interval needs would take about {:.1f} s "
+        "(calls of {:.4g} ms), more than {:g} paired budgets of {:g} s",
+        6 * round_ns / 1e9, est / 1e6, kPairedBudgetCap, opt_.paired_budget_s);
+    return true;
+  }
+  std::vector<double> tc, ti, log_ratios;
+  CpuLoadWindow load;
+  for (int i = 0; i < rounds; ++i) {
+    std::vector<double> c, b;
+    for (int side = 0; side < 2; ++side) {
+      const bool is_candidate = (side == 0) == (i % 2 == 0);
+      EVK_RETURN_IF_ERROR(block(is_candidate, per_block, rewarm, est, is_candidate ? c : b));
+      if (candidate_failed) return false;
+      if (incumbent_failed) return true;
+    }
+    tc.insert(tc.end(), c.begin(), c.end());
+    ti.insert(ti.end(), b.begin(), b.end());
+    const double mc = Summarise(c).median, mi = Summarise(b).median;
+    if (mc > 0 && mi > 0) log_ratios.push_back(std::log(mc / mi));
+  }
+  r.vs_incumbent = EstimatePairedRatio(std::move(log_ratios));
+  detail["rounds"] = rounds;
+  detail["candidate_ms"] = Summarise(tc).ToJson(1e-6);
+  detail["incumbent_ms"] = Summarise(ti).ToJson(1e-6);
+  if (auto ml = load.Close(opt_.threads)) detail["machine_load"] = ml->ToJson();
+  return true;
+}
+
 nlohmann::json EvalResult::ToJson() const {
   auto ms_or_null = [&](double ns) { return timed ? nlohmann::json(ns / 1e6) : nlohmann::json(nullptr); };
   nlohmann::json trials_j = nlohmann::json::array();
@@ -828,6 +980,8 @@ nlohmann::json EvalResult::ToJson() const {
   j["machine_loaded"] = machine_loaded();
   j["review"] = review;
   j["speedup_trusted"] = speedup_trusted();
+  if (vs_incumbent) j["vs_incumbent"] = vs_incumbent->ToJson();
+  if (!vs_incumbent_note.empty()) j["vs_incumbent_note"] = vs_incumbent_note;
   return j;
 }
 

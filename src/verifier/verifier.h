@@ -82,8 +82,20 @@ struct VerifyOptions {
   // overlap with the timing: how several evaluations use a machine's cores without timing
   // each other's load. The wait is reported as stage_seconds.timing_wait.
   std::shared_ptr<std::mutex> timing_gate;
+  // The paired comparison with an incumbent (Evaluate's `incumbent`): wall-clock seconds of
+  // its alternating rounds, both sides together (a slow kernel gets at least
+  // kMinPairedRounds rounds all the same, within kPairedBudgetCap budgets).
+  double paired_budget_s = 1.0;
 
   static ResourceLimits DefaultRunnerLimits();
+};
+
+// A kernel to compare the candidate with, timed alternately with it in the same evaluation on
+// the same inputs: the current best of a refining run (`evokernel eval --against`). Its
+// correctness was established when it became the best; its outputs are still sampled.
+struct Incumbent {
+  std::string source;
+  std::string label;
 };
 
 struct TrialReport {
@@ -128,6 +140,13 @@ struct EvalResult {
   std::optional<MachineLoad> machine_load;
   bool machine_loaded() const { return machine_load && machine_load->loaded; }
 
+  // The paired comparison with the incumbent, A = this kernel, B = the incumbent: set when one
+  // was given and the kernel was timed; otherwise, when one was given, the reason is in
+  // vs_incumbent_note. Two kernels timed in separate evaluations seconds apart are compared
+  // across whatever the machine did in between; timed in alternating rounds they are not.
+  std::optional<PairedRatio> vs_incumbent;
+  std::string vs_incumbent_note;
+
   BuildResult build;
   nlohmann::json stage_seconds = nlohmann::json::object();
   nlohmann::json settings = nlohmann::json::object();
@@ -139,13 +158,17 @@ struct EvalResult {
   nlohmann::json ToJson() const;
 };
 
+class KernelSession;
+
 class Verifier {
  public:
   // References must outlive the verifier. The oracle must have been started for spec.ref.
   Verifier(Backend& backend, Oracle& oracle, const TaskSpec& spec, VerifyOptions options);
 
   // Runs every stage on `source`. `label` names the kernel in the result (e.g. its path).
-  Result<EvalResult> Evaluate(std::string_view source, std::string_view label = "");
+  // With an incumbent, a timed kernel is also compared with it (EvalResult::vs_incumbent).
+  Result<EvalResult> Evaluate(std::string_view source, std::string_view label = "",
+                              const Incumbent* incumbent = nullptr);
 
  private:
   // The input sets the timing loop calls on: slots of the runner with their reference outputs.
@@ -167,6 +190,18 @@ class Verifier {
   // The extra checks of a speedup above review_speedup (see VerifyOptions). False (with r's
   // failure set) when the kernel failed one.
   Result<bool> ConfirmHighSpeedup(KernelSession& session, EvalResult& r, double atol, double rtol);
+
+  // Starts a runner for a built kernel in `dir`.
+  Result<std::unique_ptr<KernelSession>> StartSession(const BuildResult& build, const std::filesystem::path& dir,
+                                                      int slots, size_t flush, std::string* category);
+  // The incumbent built, loaded and given the first seen set's inputs (slot 0), before the
+  // timing gate; null with r.vs_incumbent_note set when that failed.
+  Result<std::unique_ptr<KernelSession>> PrepareIncumbent(const Incumbent& incumbent, const std::filesystem::path& dir,
+                                                          EvalResult& r, size_t flush);
+  // The alternating rounds (in the timing gate). False (with r's failure set) when the
+  // candidate misbehaved; the incumbent misbehaving only leaves the comparison undone.
+  Result<bool> TimePaired(KernelSession& candidate, KernelSession& incumbent, EvalResult& r, const TimingSets& sets,
+                          double atol, double rtol);
 
   // Timed calls per pass for a kernel of `est_ns` per call (see docs/eval.md, Timing).
   int TimedCallsFor(double est_ns, double overhead_ns) const;
@@ -194,6 +229,15 @@ constexpr int kMultiThreadReruns = 3;
 
 // Calls per side cover at least this many seconds (between min_timing_trials and 16 calls).
 constexpr double kMinTimingSpanS = 0.4;
+
+// The paired comparison: at least this many rounds (fewer only when even these would take
+// more than kPairedBudgetCap paired budgets, and never under 6, the fewest a 95% interval
+// allows), at most kMaxPairedRounds, and calls per side and round filling about
+// kPairedBlockNs.
+constexpr int kMinPairedRounds = 16;
+constexpr int kMaxPairedRounds = 60;
+constexpr double kPairedBudgetCap = 8.0;
+constexpr double kPairedBlockNs = 4e6;
 
 // Kernels (and baselines) faster than this get one warm-up call at the start of every timing
 // round and re-measuring pass; slower ones only at the start.
