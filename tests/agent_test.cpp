@@ -104,6 +104,12 @@ TEST(Evolve, DraftsRepairsRefinesAndLearns) {
   EXPECT_LT(its[2]["latency_ms"].get<double>(), its[1]["latency_ms"].get<double>());
   EXPECT_GT(its[2]["reward"].get<double>(), 0) << "faster than the best so far";
   EXPECT_TRUE(its[2]["new_best"].get<bool>());
+  // The refining step was timed alternately with the best (the strided kernel) in the same
+  // evaluation, and that paired comparison decided the new best; drafts have none.
+  ASSERT_TRUE(its[2]["vs_best"].is_object()) << its[2].dump();
+  EXPECT_EQ(its[2]["vs_best"]["verdict"], "faster") << its[2]["vs_best"].dump();
+  EXPECT_LT(its[2]["vs_best"]["ratio_hi"].get<double>(), 1.0);
+  EXPECT_TRUE(its[1]["vs_best"].is_null());
   EXPECT_EQ(its[3]["outcome"], "extract/no_code");
   EXPECT_EQ(its[3]["reward"], -1.0);
   EXPECT_LT(its[3]["normalised_reward"].get<double>(), 0);
@@ -117,6 +123,8 @@ TEST(Evolve, DraftsRepairsRefinesAndLearns) {
   ASSERT_EQ(reqs.size(), 4u);
   EXPECT_NE(reqs[1].body.find("elements wrong"), std::string::npos);
   EXPECT_EQ(reqs[0].body.find("previous attempt"), std::string::npos);
+  // The step after the refinement was told how the paired comparison came out.
+  EXPECT_NE(reqs[3].body.find("Timed alternately with the kernel you started from"), std::string::npos);
 
   // The best kernel is the fast one, with its verifier result.
   auto best = ReadFile(run / "best" / "level1__12_relu" / "kernel.cpp");
@@ -289,7 +297,9 @@ TEST_P(CrashConsistency, ResumeLeavesRecordsAndBankInAgreement) {
     EXPECT_EQ(trace->content, *attempt) << "iteration " << e["iteration"];
     EXPECT_EQ(trace->outcome, e["outcome"].get<std::string>());
     ASSERT_EQ(trace->latency_ms.has_value(), !e["latency_ms"].is_null());
-    if (trace->latency_ms) EXPECT_DOUBLE_EQ(*trace->latency_ms, e["latency_ms"].get<double>());
+    if (trace->latency_ms) {
+      EXPECT_DOUBLE_EQ(*trace->latency_ms, e["latency_ms"].get<double>());
+    }
     const bool refine = e["stage"] == "refine";
     refine_steps += refine;
     auto& visits = refine ? visits_refine : visits_draft;

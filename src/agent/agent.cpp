@@ -371,7 +371,14 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     EVK_ASSIGN_OR_RETURN(std::string attempt, sh.record.SaveAttempt(ref.id, it, x.ok ? x.code : reply->text, lang.extension));
     CrashPoint("attempt");
     if (x.ok) {
-      EVK_ASSIGN_OR_RETURN(er, verifier.Evaluate(x.code, (sh.record.dir() / attempt).string()));
+      // A refining step is timed alternately with the current best in the same evaluation: the
+      // comparison that decides a new best is then not across whatever the machine did between
+      // two evaluations.
+      std::optional<Incumbent> incumbent;
+      if (refining && !best_code.empty())
+        incumbent = Incumbent{best_code, sh.record.BestKernelPath(ref.id, lang.extension).string()};
+      EVK_ASSIGN_OR_RETURN(er, verifier.Evaluate(x.code, (sh.record.dir() / attempt).string(),
+                                                 incumbent ? &*incumbent : nullptr));
     } else {
       er.task = ref.id;
       er.failed_stage = Stage::kCheck;
@@ -392,7 +399,10 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       reward = normalised = mem::DraftReward(ok);
     } else {
       double b = best_ms.value_or(lat.value_or(1.0));
-      reward = mem::RefineReward(ok, b, lat.value_or(std::nan("")));
+      // The latency relative to the best, from the paired comparison when there is one.
+      std::optional<double> rel = lat;
+      if (lat && er.vs_incumbent && best_ms) rel = *best_ms * er.vs_incumbent->ratio;
+      reward = mem::RefineReward(ok, b, rel.value_or(std::nan("")));
       if (cfg.method == Method::kEvoKernel) {
         std::lock_guard<std::mutex> lock(sh.mu);
         if (!sh.popart) {
@@ -405,7 +415,11 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
         normalised = reward;
       }
     }
-    const bool new_best = ok && lat && BeatsBest(er.kernel_ns, best_ms);
+    // A new best: faster than the best by more than the noise can explain; from the paired
+    // comparison when it was done (the whole 95% interval of the time ratio below 1), else
+    // from the medians of the two evaluations.
+    const bool new_best =
+        ok && lat && (er.vs_incumbent ? er.vs_incumbent->verdict == "faster" : BeatsBest(er.kernel_ns, best_ms));
     const bool first_feasible = ok && !feasible;
 
     // The step's outcome: the bank's trace, a summary at milestones and the value updates (one
@@ -516,6 +530,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
                          {"speedup", er.timed && ok ? nlohmann::json(er.speedup) : nlohmann::json(nullptr)},
                          {"speedup_trusted", ok && er.speedup_trusted()},
                          {"machine_loaded", er.machine_loaded()},
+                         {"vs_best", er.vs_incumbent ? er.vs_incumbent->ToJson() : nlohmann::json(nullptr)},
                          {"roofline_fraction", er.roofline ? nlohmann::json(er.roofline->fraction) : nlohmann::json(nullptr)},
                          {"reward", reward},
                          {"normalised_reward", normalised},
@@ -537,6 +552,14 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
                                    best_ms.value_or(*lat),
                                    baseline_ms ? fmt::format(", PyTorch eager {:.4g} ms", *baseline_ms) : "")
                      : "";
+      if (lat && er.vs_incumbent)
+        feedback += fmt::format(
+            " Timed alternately with the kernel you started from, it took {:.3f}x its time (95% interval {:.3f}-{:.3f}): "
+            "{}.",
+            er.vs_incumbent->ratio, er.vs_incumbent->ratio_lo, er.vs_incumbent->ratio_hi,
+            er.vs_incumbent->verdict == "faster"   ? "faster, now the best"
+            : er.vs_incumbent->verdict == "slower" ? "slower"
+                                                   : "no clear difference");
     } else {
       feedback = er.feedback;
     }
