@@ -124,7 +124,7 @@ TEST(Evolve, DraftsRepairsRefinesAndLearns) {
   EXPECT_NE(reqs[1].body.find("elements wrong"), std::string::npos);
   EXPECT_EQ(reqs[0].body.find("previous attempt"), std::string::npos);
   // The step after the refinement was told how the paired comparison came out.
-  EXPECT_NE(reqs[3].body.find("Timed alternately with the kernel you started from"), std::string::npos);
+  EXPECT_NE(reqs[3].body.find("Timed alternately with the best kernel so far"), std::string::npos);
 
   // The best kernel is the fast one, with its verifier result.
   auto best = ReadFile(run / "best" / "level1__12_relu" / "kernel.cpp");
@@ -438,7 +438,11 @@ TEST(Evolve, PassKSamplesIndependentlyWithOneDemonstrationAndNoBank) {
   for (const auto& e : its) {
     EXPECT_EQ(e["stage"], "draft") << "pass@k never refines";
     EXPECT_EQ(e["method"], "passk");
-    EXPECT_TRUE(e["items_used"].empty()) << "pass@k updates no memory values";
+    // Each prompt shows one demonstration, and the record says which (no value is updated:
+    // there is no bank).
+    ASSERT_EQ(e["items_used"].size(), 1u) << e.dump();
+    EXPECT_FALSE(e["items_used"][0].get<std::string>().empty());
+    EXPECT_EQ(e["items_used"], its[0]["items_used"]);
     EXPECT_EQ(e["item_id"], "");
   }
   EXPECT_EQ(its[1]["outcome"], "feasible");

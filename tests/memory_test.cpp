@@ -1296,6 +1296,26 @@ TEST(Retrieve, KnowledgeSlotsPlusValueSelectedExperience) {
   ASSERT_FALSE(refine->experience.empty());
   EXPECT_EQ(refine->experience[0].item.id, child_id);
   for (const auto& e : refine->experience) EXPECT_NE(e.item.id, start.id);
+  // Children are refined variants only: a summary's parent is the trace it summarises (here
+  // the start point), and a draft trace parented to it is no refinement of it either. Neither
+  // joins the pool, however high its value.
+  MemoryItem summary = Item(ItemKind::kSummary, Stage::kDraft, Sig({"softmax"}, "softmax", "mm0"), "summary of start");
+  summary.parent_id = start.id;
+  summary.q_refine = 9;
+  const std::string summary_id = *store->Insert(summary);
+  MemoryItem draft_child = Item(ItemKind::kTrace, Stage::kDraft, Sig({"softmax"}, "softmax", "mm0"), "draft child");
+  draft_child.parent_id = start.id;
+  draft_child.q_refine = 8;
+  const std::string draft_child_id = *store->Insert(draft_child);
+  auto refine2 = RetrieveContext(*store, Sig({"matmul"}, "matmul", "mm0"), "cpu", Stage::kRefine,
+                                 RetrievalPolicy::kValue, c, rng, &start);
+  ASSERT_TRUE(refine2.ok());
+  ASSERT_FALSE(refine2->experience.empty());
+  EXPECT_EQ(refine2->experience[0].item.id, child_id);
+  for (const auto& e : refine2->experience) {
+    EXPECT_NE(e.item.id, summary_id);
+    EXPECT_NE(e.item.id, draft_child_id);
+  }
 
   MemoryItem feasible = Item(ItemKind::kTrace, Stage::kDraft, Sig({"matmul"}, "matmul", "mm1"));
   feasible.outcome = "feasible";

@@ -327,6 +327,8 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       }
     } else if (cfg.method == Method::kPassK) {
       pc.items = demo;
+      // The demonstration is shown, so it is recorded as used (there is no bank to update).
+      for (const auto& d : demo) shown.push_back(d.id);
     } else if (stage == mem::Stage::kRefine) {
       pc.start_code = best_code;
       pc.start_ms = best_ms;
@@ -554,7 +556,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
                      : "";
       if (lat && er.vs_incumbent)
         feedback += fmt::format(
-            " Timed alternately with the kernel you started from, it took {:.3f}x its time (95% interval {:.3f}-{:.3f}): "
+            " Timed alternately with the best kernel so far, it took {:.3f}x its time (95% interval {:.3f}-{:.3f}): "
             "{}.",
             er.vs_incumbent->ratio, er.vs_incumbent->ratio_lo, er.vs_incumbent->ratio_hi,
             er.vs_incumbent->verdict == "faster"   ? "faster, now the best"

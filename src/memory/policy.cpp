@@ -236,8 +236,12 @@ Result<RetrievedContext> RetrieveContext(MemoryStore& store, const TaskSignature
     EVK_ASSIGN_OR_RETURN(auto children, store.List(f));
     std::set<std::string> present;
     for (const auto& s : pool) present.insert(s.item.id);
+    // Children are the variants refined from the start point: refining traces. A summary's
+    // parent is the trace it summarises, so a draft's summary would otherwise come along as
+    // a "child" of the draft it describes.
     for (auto& c : children)
-      if (!present.count(c.id) && c.kind != ItemKind::kKnowledge) pool.push_back({std::move(c), 1.0});
+      if (!present.count(c.id) && c.kind == ItemKind::kTrace && c.stage == Stage::kRefine)
+        pool.push_back({std::move(c), 1.0});
   }
   ctx.pool_size = pool.size();
   ctx.experience = SelectContext(std::move(pool), stage, policy, config, rng);
