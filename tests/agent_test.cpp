@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/agent.h"
+#include "backend/registry.h"
 #include "memory/memory.h"
 #include "support/scripted_llm_server.h"
 #include "test_util.h"
@@ -562,6 +564,93 @@ TEST(Evolve, UnreachableEndpointFailsWithResumeHint) {
 
 namespace evokernel {
 namespace {
+
+// The loop is written once around a Generator (generator/generator.h): a generator that is no
+// model at all (it proposes the repository's ReLU kernels from a list) drives Evolve directly,
+// with no provider, and gets the same verification, bank commits, paired comparison with the
+// best, records and feedback as the LLM methods.
+class ListGenerator : public Generator {
+ public:
+  explicit ListGenerator(std::vector<std::string> kernels) : kernels_(std::move(kernels)) {}
+  Method method() const override { return Method::kEvoKernel; }
+  Traits traits() const override { return {}; }
+  Result<Proposal> Propose(const ProposalRequest& rq) override {
+    requests.push_back(rq);
+    Proposal p;
+    p.kernel.ok = true;
+    p.kernel.code = kernels_[std::min(requests.size(), kernels_.size()) - 1];
+    p.reply.text = p.kernel.code;
+    p.reply.model = "test-list-generator";
+    p.prompt_hash = Sha256Hex(p.kernel.code);
+    return p;
+  }
+  std::vector<ProposalRequest> requests;
+
+ private:
+  std::vector<std::string> kernels_;
+};
+
+TEST(Generators, TheLoopRunsAnyGeneratorWithoutAProvider) {
+  Sandbox sb;
+  ListGenerator gen({Kernel("ok_strided.cpp"), Kernel("fast.cpp"), Kernel("fast.cpp")});
+  EvolveConfig cfg;
+  cfg.budget = 3;
+  cfg.bank = sb.dir / "bank.sqlite";
+  cfg.verify.timing_budget_s = 0.1;
+  auto backend = MakeBackend("cpu");
+  ASSERT_TRUE(backend.ok()) << backend.status().ToString();
+  auto task = ResolveTask("level1/12_relu", DefaultTasksDir());
+  ASSERT_TRUE(task.ok()) << task.status().ToString();
+  auto record = RunRecord::Create(sb.dir / "runs", "generator-test", cfg.ToJson());
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  auto summary = Evolve({*task}, cfg, **backend, gen, **record);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->feasible_tasks, 1);
+  EXPECT_EQ(summary->iterations, 3);
+
+  auto its = Iterations(sb.RunDir());
+  ASSERT_EQ(its.size(), 3u);
+  for (const auto& e : its) {
+    EXPECT_EQ(e["model"], "test-list-generator");
+    EXPECT_EQ(e["method"], "evokernel");
+    EXPECT_EQ(e["outcome"], "feasible") << e["feedback"];
+    EXPECT_FALSE(e["item_id"].get<std::string>().empty()) << "every attempt is a trace in the bank";
+  }
+  EXPECT_EQ(its[0]["stage"], "draft");
+  EXPECT_EQ(its[1]["stage"], "refine");
+  EXPECT_EQ(its[1]["start_point"], its[0]["item_id"]);
+  ASSERT_TRUE(its[1]["vs_best"].is_object()) << its[1].dump();
+  EXPECT_EQ(its[1]["vs_best"]["verdict"], "faster");
+  EXPECT_TRUE(its[1]["new_best"].get<bool>());
+  // The third proposal is the best kernel itself: not compared with itself.
+  EXPECT_TRUE(its[2]["vs_best"].is_null());
+
+  // What the generator was given: the draft had no start point; the refinement started from
+  // the draft, and the step after it was told how the paired comparison came out.
+  ASSERT_EQ(gen.requests.size(), 3u);
+  EXPECT_EQ(gen.requests[0].stage, memory::Stage::kDraft);
+  EXPECT_TRUE(gen.requests[0].start_code.empty());
+  EXPECT_EQ(gen.requests[1].stage, memory::Stage::kRefine);
+  EXPECT_EQ(gen.requests[1].start_code, Kernel("ok_strided.cpp"));
+  EXPECT_EQ(gen.requests[1].task_id, "level1/12_relu");
+  EXPECT_NE(gen.requests[1].contract.find("evokernel_forward"), std::string::npos);
+  EXPECT_EQ(gen.requests[1].language.extension, ".cpp");
+  EXPECT_NE(gen.requests[2].feedback.find("Timed alternately with the best kernel so far"), std::string::npos)
+      << gen.requests[2].feedback;
+  bool recalled_draft = false;
+  for (const auto& item : gen.requests[1].context) recalled_draft |= item.id == its[0]["item_id"];
+  EXPECT_FALSE(recalled_draft) << "the start point is never in its own context";
+
+  // A generator of another method than the run's is refused before anything runs.
+  EvolveConfig passk = cfg;
+  passk.method = Method::kPassK;
+  auto record2 = RunRecord::Create(sb.dir / "runs2", "generator-test-2", passk.ToJson());
+  ASSERT_TRUE(record2.ok());
+  auto refused = Evolve({*task}, passk, **backend, gen, **record2);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("method passk"), std::string::npos) << refused.status().message();
+  EXPECT_EQ(gen.requests.size(), 3u);
+}
 
 TEST(BenchRetrieval, IsLabelledASimulationAndReportsEveryPolicy) {
   auto r = testing::RunCli({"bench", "retrieval", "--seeds", "1", "--categories", "2", "--tasks-per-category", "2",

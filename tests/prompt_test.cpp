@@ -1,8 +1,8 @@
 // Prompt rendering (golden files) and kernel extraction from real-looking model replies.
 #include <gtest/gtest.h>
 
-#include "agent/extract.h"
-#include "agent/prompt.h"
+#include "generator/extract.h"
+#include "generator/prompt.h"
 #include "test_util.h"
 
 namespace evokernel {

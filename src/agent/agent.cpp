@@ -9,34 +9,15 @@
 
 #include <fmt/format.h>
 
-#include "agent/extract.h"
-#include "agent/prompt.h"
 #include "common/crash_point.h"
 #include "common/fs.h"
 #include "common/json_int.h"
-#include "memory/seed.h"
 #include "task/oracle.h"
 
 namespace evokernel {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 namespace mem = memory;
-
-std::string_view MethodName(Method m) {
-  switch (m) {
-    case Method::kEvoKernel: return "evokernel";
-    case Method::kPassK: return "passk";
-    case Method::kRefine: return "refine";
-  }
-  return "?";
-}
-
-Result<Method> ParseMethod(std::string_view name) {
-  if (name == "evokernel") return Method::kEvoKernel;
-  if (name == "passk") return Method::kPassK;
-  if (name == "refine") return Method::kRefine;
-  return InvalidArgument("unknown method '" + std::string(name) + "' (expected evokernel, passk or refine)");
-}
 
 nlohmann::json EvolveConfig::ToJson() const {
   nlohmann::json j = {{"method", MethodName(method)},
@@ -123,13 +104,14 @@ namespace {
 
 // State shared by the task workers of one Evolve call.
 struct Shared {
-  Shared(const EvolveConfig& c, Backend& b, Provider& p, RunRecord& r,
+  Shared(const EvolveConfig& c, Backend& b, Generator& g, RunRecord& r,
          const std::function<void(const ProgressEvent&)>& progress, const std::atomic<bool>* cancel_flag)
-      : cfg(c), backend(b), provider(p), record(r), on_progress(progress), cancel(cancel_flag) {}
+      : cfg(c), backend(b), generator(g), traits(g.traits()), record(r), on_progress(progress), cancel(cancel_flag) {}
 
   const EvolveConfig& cfg;
   Backend& backend;
-  Provider& provider;
+  Generator& generator;
+  const Generator::Traits traits;  // what the generator wants from the loop
   RunRecord& record;
   const std::function<void(const ProgressEvent&)>& on_progress;
   const std::atomic<bool>* cancel;
@@ -171,36 +153,6 @@ struct Shared {
 
 std::string Truncate(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n) + "\n[...]"; }
 
-
-PromptItem ToPromptItem(const mem::MemoryItem& m) {
-  PromptItem p;
-  p.id = m.id;
-  p.kind = std::string(mem::ItemKindName(m.kind));
-  p.title = m.title;
-  p.content = m.content;
-  p.outcome = m.outcome;
-  p.latency_ms = m.latency_ms;
-  p.task_id = m.signature.task_id;
-  return p;
-}
-
-// The one demonstration pass@k shows: the best-matching knowledge note, read from the shipped
-// notes (pass@k never reads the bank).
-Result<std::vector<PromptItem>> PassKDemonstration(const std::string& backend, const mem::TaskSignature& sig) {
-  fs::path dir = mem::DefaultKnowledgeDir(backend);
-  std::vector<mem::MemoryItem> notes;
-  std::error_code ec;
-  for (const auto& f : fs::recursive_directory_iterator(dir, ec)) {
-    if (f.path().extension() != ".md") continue;
-    auto note = mem::ParseNote(f.path(), fs::relative(f.path(), dir), backend);
-    if (!note.ok()) return note.status();
-    notes.push_back(std::move(*note));
-  }
-  std::sort(notes.begin(), notes.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  std::vector<PromptItem> out;
-  for (const auto& m : mem::KnowledgeLookup(notes, sig, mem::Stage::kDraft, 1)) out.push_back(ToPromptItem(m));
-  return out;
-}
 
 // Applies an iteration's outcome, written to pending/ before (RunRecord::SavePending), in the
 // order of its durable writes: the refining normaliser, the bank transaction, the best kernel,
@@ -272,22 +224,22 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
   const mem::TaskSignature sig = mem::SignatureFromSpec(*spec, cfg.backend);
   std::mt19937_64 rng(cfg.seed * 1000003 + index * 7919 + static_cast<uint64_t>(prog.iterations));
 
+  const Generator::Traits& traits = sh.traits;
   std::unique_ptr<mem::MemoryStore> store;
-  if (cfg.method == Method::kEvoKernel) {
+  std::vector<PromptItem> fixed;  // without the bank: what the generator shows with every proposal
+  if (traits.uses_bank) {
     EVK_ASSIGN_OR_RETURN(store, mem::OpenStore(cfg.bank.string()));
+  } else {
+    EVK_ASSIGN_OR_RETURN(fixed, sh.generator.FixedContext(sig));
   }
-  std::vector<PromptItem> demo;
-  if (cfg.method == Method::kPassK) {
-    EVK_ASSIGN_OR_RETURN(demo, PassKDemonstration(cfg.backend, sig));
-  }
-  // The refine method's start point: its own best kernel of this run.
+  // Without the bank, refining starts from the task's own best kernel of this run.
   std::string best_code;
   const SourceLanguage& lang = sh.backend.language();
   if (auto b = ReadFile(sh.record.BestKernelPath(ref.id, lang.extension)); b.ok()) best_code = *b;
 
   bool feasible = prog.feasible;
   std::optional<double> best_ms = prog.best_ms, baseline_ms;
-  std::string feedback = cfg.method == Method::kPassK ? "" : prog.last_feedback;
+  std::string feedback = traits.feedback ? prog.last_feedback : "";
 
   for (int it = prog.iterations + 1; it <= cfg.budget; ++it) {
     if (sh.stop) return Status::Ok();
@@ -295,22 +247,24 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       sh.Stop(why, why != "cancelled");
       return Status::Ok();
     }
-    mem::Stage stage = (cfg.method != Method::kPassK && feasible) ? mem::Stage::kRefine : mem::Stage::kDraft;
+    mem::Stage stage = traits.refines && feasible ? mem::Stage::kRefine : mem::Stage::kDraft;
 
     // Context.
-    PromptContext pc;
-    pc.backend = cfg.backend;
-    pc.task_id = ref.id;
-    pc.task_source = spec->source;
-    pc.contract = contract;
-    if (!lang.fences.empty()) pc.code_fence = lang.fences[0];
-    pc.feedback = feedback;
-    pc.iteration = it;
-    pc.budget = cfg.budget;
-    pc.baseline_ms = baseline_ms;
+    ProposalRequest rq;
+    rq.backend = cfg.backend;
+    rq.task_id = ref.id;
+    rq.task_source = spec->source;
+    rq.contract = contract;
+    rq.language = lang;
+    rq.signature = sig;
+    rq.feedback = feedback;
+    rq.iteration = it;
+    rq.budget = cfg.budget;
+    rq.baseline_ms = baseline_ms;
+    rq.cancel = sh.cancel;
     std::vector<std::string> shown;
     std::optional<mem::MemoryItem> start;
-    if (cfg.method == Method::kEvoKernel) {
+    if (traits.uses_bank) {
       if (stage == mem::Stage::kRefine) {
         EVK_ASSIGN_OR_RETURN(start, mem::ChooseStartPoint(*store, ref.id, cfg.backend, cfg.retrieval, cfg.memory, rng));
         if (!start) stage = mem::Stage::kDraft;  // the bank lost its variants: draft again
@@ -318,59 +272,42 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       EVK_ASSIGN_OR_RETURN(mem::RetrievedContext ctx,
                            mem::RetrieveContext(*store, sig, cfg.backend, stage, cfg.retrieval, cfg.memory, rng,
                                                 start ? &*start : nullptr));
-      for (const auto& k : ctx.knowledge) pc.items.push_back(ToPromptItem(k));
-      for (const auto& e : ctx.experience) pc.items.push_back(ToPromptItem(e.item));
+      for (const auto& k : ctx.knowledge) rq.context.push_back(ToPromptItem(k));
+      for (const auto& e : ctx.experience) rq.context.push_back(ToPromptItem(e.item));
       shown = ctx.ids();
       if (start) {
-        pc.start_code = start->content;
-        pc.start_ms = start->latency_ms;
+        rq.start_code = start->content;
+        rq.start_ms = start->latency_ms;
       }
-    } else if (cfg.method == Method::kPassK) {
-      pc.items = demo;
-      // The demonstration is shown, so it is recorded as used (there is no bank to update).
-      for (const auto& d : demo) shown.push_back(d.id);
-    } else if (stage == mem::Stage::kRefine) {
-      pc.start_code = best_code;
-      pc.start_ms = best_ms;
-      if (best_code.empty()) stage = mem::Stage::kDraft;
+    } else {
+      // What is shown is recorded as used (there is no bank to update).
+      rq.context = fixed;
+      for (const auto& d : fixed) shown.push_back(d.id);
+      if (stage == mem::Stage::kRefine) {
+        rq.start_code = best_code;
+        rq.start_ms = best_ms;
+        if (best_code.empty()) stage = mem::Stage::kDraft;
+      }
     }
     const bool refining = stage == mem::Stage::kRefine;
-    EVK_ASSIGN_OR_RETURN(RenderedPrompt prompt,
-                         RenderPrompt(refining ? PromptStage::kRefine : PromptStage::kDraft, pc, cfg.prompts_dir));
+    rq.stage = stage;
 
     // Generate.
-    ChatRequest req;
-    req.system = prompt.system;
-    req.messages = {{"user", prompt.user}};
-    req.task_id = ref.id;
-    req.phase = std::string(mem::StageName(stage));
-    req.sample_index = it;  // every iteration is its own sample (and its own cache entry)
-    req.cancel = sh.cancel;  // Ctrl-C interrupts a long generation
-    auto reply = sh.provider.Complete(req);
-    if (!reply.ok()) {
+    auto proposal = sh.generator.Propose(rq);
+    if (!proposal.ok()) {
       if (sh.cancel && sh.cancel->load()) {
         // Nothing of this iteration was recorded: a resumed run redoes it.
         sh.Stop("cancelled", false);
         return Status::Ok();
       }
-      return reply.status().WithContext("task " + ref.id + ", iteration " + std::to_string(it));
+      return proposal.status().WithContext("task " + ref.id + ", iteration " + std::to_string(it));
     }
+    const Extraction& x = proposal->kernel;
+    const ChatResponse& reply = proposal->reply;
 
     // Verify.
-    Extraction x = ExtractKernel(reply->text, lang.entry_point, reply->finish_reason, lang.reply_hint);
-    if (reply->oversized) {
-      // Cut at max_reply_bytes by the provider: whatever code it holds is incomplete. An
-      // infeasible attempt (stored cut), not a fault of the run.
-      x.ok = false;
-      x.code.clear();
-      x.failure = "reply_too_large";
-      x.feedback = fmt::format(
-          "your reply was longer than {} bytes and was cut there; answer with one complete kernel in a single "
-          "code block, without repeating it or adding long explanations",
-          sh.provider.config().max_reply_bytes);
-    }
     EvalResult er;
-    EVK_ASSIGN_OR_RETURN(std::string attempt, sh.record.SaveAttempt(ref.id, it, x.ok ? x.code : reply->text, lang.extension));
+    EVK_ASSIGN_OR_RETURN(std::string attempt, sh.record.SaveAttempt(ref.id, it, x.ok ? x.code : reply.text, lang.extension));
     CrashPoint("attempt");
     if (x.ok) {
       // A refining step is timed alternately with the current best in the same evaluation: the
@@ -405,7 +342,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       std::optional<double> rel = lat;
       if (lat && er.vs_incumbent && best_ms) rel = *best_ms * er.vs_incumbent->ratio;
       reward = mem::RefineReward(ok, b, rel.value_or(std::nan("")));
-      if (cfg.method == Method::kEvoKernel) {
+      if (traits.uses_bank) {
         std::lock_guard<std::mutex> lock(sh.mu);
         if (!sh.popart) {
           EVK_ASSIGN_OR_RETURN(auto state, store->LoadNormaliser(mem::Stage::kRefine));
@@ -428,7 +365,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     // transaction), the best kernel, and the event. Written to pending/ first, then applied.
     nlohmann::json step = {{"task", ref.id}, {"iteration", it}};
     std::string item_id;
-    if (cfg.method == Method::kEvoKernel) {
+    if (traits.uses_bank) {
       std::vector<mem::MemoryItem> items;
       mem::MemoryItem trace;
       trace.id = item_id = IterationItemId("t-", sh.record.id(), ref.id, it);
@@ -438,7 +375,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       trace.stage = stage;
       trace.title = fmt::format("{} {} iteration {}: {}{}", ref.id, mem::StageName(stage), it, outcome,
                                 lat ? fmt::format(" ({:.4g} ms)", *lat) : "");
-      trace.content = x.ok ? x.code : Truncate(reply->text, 4000);
+      trace.content = x.ok ? x.code : Truncate(reply.text, 4000);
       if (trace.content.empty()) trace.content = "(empty reply)";
       trace.outcome = outcome;
       trace.feedback = Truncate(er.feedback, 4000);
@@ -446,7 +383,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       trace.latency_ms = lat;
       trace.parent_id = start ? start->id : "";
       trace.q_draft = trace.q_refine = cfg.memory.initial_q;
-      trace.model = reply->model;
+      trace.model = reply.model;
       trace.run_id = sh.record.id();
       items.push_back(std::move(trace));
       if (first_feasible || (refining && new_best)) {
@@ -477,7 +414,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
         s.latency_ms = lat;
         s.parent_id = item_id;
         s.q_draft = s.q_refine = cfg.memory.initial_q;
-        s.model = reply->model;
+        s.model = reply.model;
         s.run_id = sh.record.id();
         items.push_back(std::move(s));
       }
@@ -508,18 +445,18 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
                          {"category", ref.category},
                          {"iteration", it},
                          {"stage", mem::StageName(stage)},
-                         {"method", MethodName(cfg.method)},
+                         {"method", MethodName(sh.generator.method())},
                          {"retrieval", mem::RetrievalPolicyName(cfg.retrieval)},
-                         {"prompt_hash", prompt.hash},
-                         {"request_hash", reply->request_hash},
-                         {"model", reply->model},
-                         {"endpoint", reply->endpoint},
-                         {"input_tokens", reply->usage.input_tokens},
-                         {"output_tokens", reply->usage.output_tokens},
-                         {"cost_usd", reply->usage.cost_usd},
-                         {"from_cache", reply->from_cache},
-                         {"finish_reason", reply->finish_reason},
-                         {"reply_oversized", reply->oversized},
+                         {"prompt_hash", proposal->prompt_hash},
+                         {"request_hash", reply.request_hash},
+                         {"model", reply.model},
+                         {"endpoint", reply.endpoint},
+                         {"input_tokens", reply.usage.input_tokens},
+                         {"output_tokens", reply.usage.output_tokens},
+                         {"cost_usd", reply.usage.cost_usd},
+                         {"from_cache", reply.from_cache},
+                         {"finish_reason", reply.finish_reason},
+                         {"reply_oversized", reply.oversized},
                          {"extracted", x.ok},
                          {"compiled", er.compiled},
                          {"feasible", ok},
@@ -565,7 +502,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     } else {
       feedback = er.feedback;
     }
-    if (cfg.method == Method::kPassK) feedback.clear();  // independent samples: no feedback
+    if (!traits.feedback) feedback.clear();  // independent samples: no feedback
     if (sh.on_progress) {
       RunProgress tot = sh.record.Totals();
       ProgressEvent pe;
@@ -599,12 +536,15 @@ bool BeatsBest(const Summary& kernel_ns, std::optional<double> best_ms) {
 }
 
 Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConfig& cfg, Backend& backend,
-                             Provider& provider, RunRecord& record,
+                             Generator& generator, RunRecord& record,
                              const std::function<void(const ProgressEvent&)>& on_progress,
                              const std::atomic<bool>* cancel) {
   if (cfg.budget < 1) return InvalidArgument("--budget must be at least 1");
-  if (cfg.method == Method::kEvoKernel) EVK_RETURN_IF_ERROR(cfg.memory.Validate());
-  Shared sh(cfg, backend, provider, record, on_progress, cancel);
+  if (generator.method() != cfg.method)
+    return InvalidArgument(fmt::format("the run is configured for method {} but was given the {} generator",
+                                       MethodName(cfg.method), MethodName(generator.method())));
+  Shared sh(cfg, backend, generator, record, on_progress, cancel);
+  if (sh.traits.uses_bank) EVK_RETURN_IF_ERROR(cfg.memory.Validate());
   EVK_RETURN_IF_ERROR(record.Append({{"type", record.progress().sessions == 0 ? "run_started" : "resumed"},
                                      {"run", record.id()},
                                      {"tasks", tasks.size()}}));
@@ -613,7 +553,7 @@ Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConf
   EVK_ASSIGN_OR_RETURN(std::vector<nlohmann::json> pending, record.LoadPending());
   if (!pending.empty()) {
     std::unique_ptr<mem::MemoryStore> store;
-    if (cfg.method == Method::kEvoKernel) {
+    if (sh.traits.uses_bank) {
       EVK_ASSIGN_OR_RETURN(store, mem::OpenStore(cfg.bank.string()));
     }
     for (auto& step : pending) {

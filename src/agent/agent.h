@@ -5,9 +5,10 @@
 //   stage    = draft until a feasible kernel exists, then refine
 //   start    = refine: a feasible variant of this task chosen by Q_refine (memory/policy.h)
 //   context  = recall K = lambda*N similar items, select N by the stage's Q (+ knowledge slots)
-//   prompt   = templates (agent/prompt.h): reference, contract, context, start point, feedback
-//   reply    = provider (provider/provider.h): retries, cache, accounting
-//   kernel   = ExtractKernel(reply)         an unusable reply is an infeasible attempt
+//   proposal = the generator (generator/generator.h), given reference, contract, context, start
+//              point and feedback; the LLM generators render a prompt (generator/prompt.h),
+//              call the provider (retries, cache, accounting) and extract the kernel from the
+//              reply: an unusable reply is an infeasible attempt
 //   result   = Verifier::Evaluate(kernel)   timing gated: no two timings overlap
 //   reward   = draft: +1/-1; refine: -1 or tanh(log best - log latency), PopArt-normalised
 //   memory   = one transaction: Q <- Q + alpha (r - Q) for every item shown (and the start
@@ -15,7 +16,8 @@
 //              (run, task, iteration) so a resumed run never applies an iteration twice
 //   record   = the attempt file, the best kernel, then the iteration event (run_record.h)
 //
-// Methods (same budget for all, for ablations):
+// Methods (same budget for all, for ablations), each an LLM generator whose Traits tell the
+// loop what it uses (generator/generator.h):
 //   evokernel  shared memory bank + values (the method); --retrieval value|similarity|random|none
 //   passk      independent samples, each shown one demonstration (a knowledge note); no
 //              feedback, no refinement, no bank reads or writes
@@ -39,15 +41,11 @@
 #include "backend/backend.h"
 #include "memory/policy.h"
 #include "memory/values.h"
-#include "provider/provider.h"
+#include "generator/generator.h"
 #include "task/task.h"
 #include "verifier/verifier.h"
 
 namespace evokernel {
-
-enum class Method { kEvoKernel, kPassK, kRefine };
-std::string_view MethodName(Method m);
-Result<Method> ParseMethod(std::string_view name);
 
 struct EvolveConfig {
   Method method = Method::kEvoKernel;
@@ -91,10 +89,11 @@ struct EvolveSummary {
   nlohmann::json ToJson() const;
 };
 
-// Runs (or resumes) `record` over `tasks`. A provider that stays unreachable after its
-// retries ends the run with that error (resume later); kernel failures never do.
+// Runs (or resumes) `record` over `tasks`, proposing kernels with `generator`, whose method()
+// must be config.method. A generator fault (a provider that stays unreachable after its
+// retries) ends the run with that error (resume later); kernel failures never do.
 Result<EvolveSummary> Evolve(const std::vector<TaskRef>& tasks, const EvolveConfig& config, Backend& backend,
-                             Provider& provider, RunRecord& record,
+                             Generator& generator, RunRecord& record,
                              const std::function<void(const ProgressEvent&)>& on_progress = {},
                              const std::atomic<bool>* cancel = nullptr);
 

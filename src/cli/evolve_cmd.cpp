@@ -17,6 +17,7 @@
 #include "common/fs.h"
 #include "common/json_int.h"
 #include "memory/seed.h"
+#include "generator/llm_generator.h"
 #include "provider/ledger.h"
 
 namespace evokernel {
@@ -162,7 +163,8 @@ class EvolveCommandImpl : public EvolveCommand {
       std::cerr << fmt::format("[{}] {}/{} {:<6} {:<28} {} | run: ${:.4f}, {} tokens, {:.0f} s\n", e.task, e.iteration,
                                e.budget, e.stage, e.outcome, best, e.run_cost_usd, e.run_tokens, e.elapsed_s);
     };
-    auto summary = Evolve(tasks, cfg, **backend, **provider, *record, progress, &g_cancel);
+    auto generator = MakeLlmGenerator(cfg.method, **provider, cfg.backend, cfg.prompts_dir);
+    auto summary = Evolve(tasks, cfg, **backend, *generator, *record, progress, &g_cancel);
     std::signal(SIGINT, previous);
     if (!summary.ok()) {
       std::cerr << "evokernel: error: " << summary.status().ToString() << "\n"

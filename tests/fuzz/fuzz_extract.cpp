@@ -1,4 +1,4 @@
-// Fuzz target: kernel extraction from a model's reply (agent/extract.h), the first thing the
+// Fuzz target: kernel extraction from a model's reply (generator/extract.h), the first thing the
 // agent does with text an LLM wrote.
 //
 // Input: the reply. Its first byte, when the reply is not empty, also picks the entry point
@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/extract.h"
+#include "generator/extract.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

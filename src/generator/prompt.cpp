@@ -1,4 +1,4 @@
-#include "agent/prompt.h"
+#include "generator/prompt.h"
 
 #include <fmt/format.h>
 
@@ -130,6 +130,18 @@ Result<RenderedPrompt> RenderPrompt(PromptStage stage, const PromptContext& ctx,
   EVK_ASSIGN_OR_RETURN(r.user, RenderTemplate(user_t.second, values, user_t.first));
   r.hash = Sha256Hex(r.system + "\n\x1e\n" + r.user);
   return r;
+}
+
+PromptItem ToPromptItem(const memory::MemoryItem& m) {
+  PromptItem p;
+  p.id = m.id;
+  p.kind = std::string(memory::ItemKindName(m.kind));
+  p.title = m.title;
+  p.content = m.content;
+  p.outcome = m.outcome;
+  p.latency_ms = m.latency_ms;
+  p.task_id = m.signature.task_id;
+  return p;
 }
 
 }  // namespace evokernel

@@ -1,4 +1,4 @@
-#include "agent/extract.h"
+#include "generator/extract.h"
 
 #include <vector>
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "memory/memory.h"
 
 namespace evokernel {
 
@@ -64,6 +65,9 @@ Result<std::string> RenderTemplate(const std::string& text, const std::map<std::
 // Renders the stage's prompt from the templates in `dir` (default: <data dir>/prompts/<backend>).
 Result<RenderedPrompt> RenderPrompt(PromptStage stage, const PromptContext& ctx,
                                     const std::filesystem::path& dir = {});
+
+// A memory item as prompts show it.
+PromptItem ToPromptItem(const memory::MemoryItem& m);
 
 // How one item is written into a prompt (the {{memory}} value is these, joined); traces (kernels)
 // are fenced with `code_fence`.
