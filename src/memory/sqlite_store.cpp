@@ -7,12 +7,12 @@
 // timeout. Value updates are computed by the UPDATE statement itself from the row's current
 // value, so two processes updating the same item both count.
 //
-// Recall keeps a per-process copy of what the scan needs (row id, kind, stage, backend, task,
-// int8 vector) in contiguous arrays, refreshed before each Recall with one indexed query for the
-// rows whose `seq` is above the last one seen (every insert and update takes the next value of a
-// counter in meta); a prune bumps meta.generation and forces a reload. The scan ranks by the int8
-// dot product, then the best candidates are rescored exactly from their float32 vectors, read
-// with their rows in the same snapshot. Q values are not cached: they come with the rows, so they
+// Recall keeps a per-process RecallIndex (recall_index.h: row id, kind, stage, backend, task,
+// int8 vector), refreshed before each Recall with one indexed query for the rows whose `seq` is
+// above the last one seen (every insert and update takes the next value of a counter in meta); a
+// prune bumps meta.generation and forces a reload. The index ranks by the int8 dot product, then
+// the best candidates are rescored exactly from their float32 vectors, read with their rows in
+// the same snapshot. Q values are not cached: they come with the rows, so they
 // are always those of the snapshot.
 #include <sqlite3.h>
 
@@ -32,6 +32,7 @@
 
 #include "common/fs.h"
 #include "memory/memory.h"
+#include "memory/recall_index.h"
 #include "memory/signature.h"
 #include "memory/sqlite_schema.h"
 
@@ -214,70 +215,6 @@ constexpr const char* kItemColumns =
     "parent_id, q_draft, q_refine, visits_draft, visits_refine, created_at, updated_at, model, "
     "run_id";
 constexpr int kItemColumnCount = 20;
-
-// In-memory copy of what the recall scan needs. Slots are in row-id order.
-struct RecallIndex {
-  bool loaded = false;
-  int64_t generation = -1;
-  int64_t last_seq = 0;
-  int dim = 0;
-  std::vector<int64_t> rid;
-  std::vector<int8_t> vec;        // rid.size() * dim, quantised: round(v * 127 / max|v|)
-  std::vector<float> inv_scale;   // max|v| / 127 per slot: approx cosine = int dot * this * query's
-  std::vector<uint8_t> kind, stage;
-  std::vector<uint16_t> backend;  // index into backends
-  std::vector<uint32_t> task;     // index into tasks
-  std::vector<std::string> backends, tasks;
-  std::unordered_map<std::string, uint32_t> backend_ids, task_ids;
-
-  void Clear(int d) {
-    *this = RecallIndex();
-    dim = d;
-  }
-  uint32_t Intern(std::vector<std::string>& names, std::unordered_map<std::string, uint32_t>& ids,
-                  const std::string& s) {
-    auto [it, inserted] = ids.emplace(s, static_cast<uint32_t>(names.size()));
-    if (inserted) names.push_back(s);
-    return it->second;
-  }
-  size_t size() const { return rid.size(); }
-};
-
-// Quantises a unit vector to int8 with a per-vector scale. Returns max|v| / 127.
-float Quantise(const float* v, int dim, int8_t* out) {
-  float m = 0;
-  for (int i = 0; i < dim; ++i) m = std::max(m, std::fabs(v[i]));
-  if (m == 0) {
-    std::fill(out, out + dim, 0);
-    return 0;
-  }
-  float s = 127.0f / m;
-  for (int i = 0; i < dim; ++i) out[i] = static_cast<int8_t>(std::lround(v[i] * s));
-  return m / 127.0f;
-}
-
-// int8 dot products of one query against `count` consecutive vectors. Compiled for AVX2 and
-// AVX-512 as well as the baseline, picked at load time (GCC function multi-versioning).
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void DotBlock64(
-    const int8_t* __restrict q, const int8_t* __restrict base, size_t count, int32_t* __restrict out) {
-  for (size_t i = 0; i < count; ++i) {
-    const int8_t* v = base + i * 64;
-    int32_t acc = 0;
-    for (int d = 0; d < 64; ++d) acc += static_cast<int32_t>(q[d]) * static_cast<int32_t>(v[d]);
-    out[i] = acc;
-  }
-}
-
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void DotBlockN(
-    const int8_t* __restrict q, const int8_t* __restrict base, int dim, size_t count,
-    int32_t* __restrict out) {
-  for (size_t i = 0; i < count; ++i) {
-    const int8_t* v = base + i * static_cast<size_t>(dim);
-    int32_t acc = 0;
-    for (int d = 0; d < dim; ++d) acc += static_cast<int32_t>(q[d]) * static_cast<int32_t>(v[d]);
-    out[i] = acc;
-  }
-}
 
 std::string EmbeddingBlob(const std::vector<float>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
@@ -546,7 +483,12 @@ class SqliteStore final : public MemoryStore {
   int schema_version_ = 0;
   std::mt19937_64 rng_;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  // The recall index and what it was last refreshed to: loaded at the first recall (and again
+  // when meta.generation changes), then appended to with the rows whose seq is above last_seq.
   RecallIndex index_;
+  bool index_loaded_ = false;
+  int64_t index_generation_ = -1;
+  int64_t index_last_seq_ = 0;
 };
 
 Status SqliteStore::Init() {
@@ -667,6 +609,7 @@ Status SqliteStore::ReadMetaAndCheckEmbedder() {
     embedder_ = wanted;
   }
   index_.Clear(bank_dim_);
+  index_loaded_ = false;
   return Status::Ok();
 }
 
@@ -854,12 +797,12 @@ Status SqliteStore::UpdatesInTxn(const std::vector<ValueUpdate>& updates) {
 }
 
 Status SqliteStore::LoadRows(Stmt& st, bool full) {
-  const int dim = index_.dim;
+  const int dim = index_.dim();
   int rc;
-  std::vector<size_t> new_slots;
+  std::vector<float> v(dim);
   while ((rc = st.Step()) == SQLITE_ROW) {
     int64_t rid = st.Int(0);
-    if (!full && !index_.rid.empty() && rid <= index_.rid.back()) continue;  // a value update
+    if (!full && !index_.empty() && rid <= index_.last_rid()) continue;  // a value update
     std::string_view blob = st.Blob(5);
     if (blob.size() != static_cast<size_t>(dim) * sizeof(float))
       return IoError(fmt::format("{}: row {} has a {}-byte embedding, expected {} floats", where(), rid,
@@ -867,19 +810,11 @@ Status SqliteStore::LoadRows(Stmt& st, bool full) {
     auto kind = ParseItemKind(st.Text(1));
     auto stage = ParseStage(st.Text(3));
     if (!kind.ok() || !stage.ok()) return IoError(fmt::format("{}: row {} has an unknown kind or stage", where(), rid));
-    std::vector<float> v(dim);
     std::memcpy(v.data(), blob.data(), blob.size());
-    size_t slot = index_.rid.size();
-    index_.rid.push_back(rid);
-    index_.vec.resize((slot + 1) * dim);
-    index_.inv_scale.push_back(Quantise(v.data(), dim, index_.vec.data() + slot * dim));
-    index_.kind.push_back(static_cast<uint8_t>(*kind));
-    index_.stage.push_back(static_cast<uint8_t>(*stage));
-    index_.backend.push_back(static_cast<uint16_t>(index_.Intern(index_.backends, index_.backend_ids, st.Text(2))));
-    index_.task.push_back(index_.Intern(index_.tasks, index_.task_ids, st.Text(4)));
+    Status added = index_.Append(rid, *kind, *stage, st.Text(2), st.Text(4), v);
+    if (!added.ok()) return IoError(where() + ": " + added.message());
   }
   if (rc != SQLITE_DONE) return Sql(rc, "load the recall index");
-  if (index_.backends.size() > 65535) return IoError(where() + ": more than 65535 backends");
   return Status::Ok();
 }
 
@@ -887,31 +822,26 @@ Status SqliteStore::LoadRows(Stmt& st, bool full) {
 Status SqliteStore::RefreshIndex() {
   EVK_ASSIGN_OR_RETURN(int64_t generation, MetaInt("generation"));
   EVK_ASSIGN_OR_RETURN(int64_t seq, MetaInt("seq"));
-  if (!index_.loaded || generation != index_.generation) {
+  if (!index_loaded_ || generation != index_generation_) {
     index_.Clear(bank_dim_);
+    index_loaded_ = false;
     EVK_ASSIGN_OR_RETURN(int64_t count, CountItems());
-    index_.rid.reserve(count);
-    index_.vec.reserve(static_cast<size_t>(count) * bank_dim_);
-    index_.inv_scale.reserve(count);
-    index_.kind.reserve(count);
-    index_.stage.reserve(count);
-    index_.backend.reserve(count);
-    index_.task.reserve(count);
+    index_.Reserve(static_cast<size_t>(count));
     EVK_ASSIGN_OR_RETURN(Stmt st, Prepare("SELECT rid, kind, backend, stage, task_id, embedding FROM items ORDER BY rid"));
     EVK_RETURN_IF_ERROR(LoadRows(st, true));
-    index_.loaded = true;
-    index_.generation = generation;
-  } else if (seq > index_.last_seq) {
+    index_loaded_ = true;
+    index_generation_ = generation;
+  } else if (seq > index_last_seq_) {
     // New rows have row ids above every indexed one (AUTOINCREMENT, writers serialised); rows
     // that only had their values updated are skipped (values are read with the rows).
     EVK_ASSIGN_OR_RETURN(Stmt st, Prepare("SELECT rid, kind, backend, stage, task_id, "
                                           "CASE WHEN rid > ?2 THEN embedding END FROM items "
                                           "WHERE seq > ?1 ORDER BY rid"));
-    st.Bind(1, index_.last_seq);
-    st.Bind(2, index_.rid.empty() ? int64_t{0} : index_.rid.back());
+    st.Bind(1, index_last_seq_);
+    st.Bind(2, index_.last_rid());
     EVK_RETURN_IF_ERROR(LoadRows(st, false));
   }
-  index_.last_seq = seq;
+  index_last_seq_ = seq;
   return Status::Ok();
 }
 
@@ -924,69 +854,23 @@ Result<std::vector<ScoredItem>> SqliteStore::Recall(const RecallQuery& q) {
   EVK_ASSIGN_OR_RETURN(std::vector<float> qv, embedder_->Embed(sig, q.text));
   if (static_cast<int>(qv.size()) != bank_dim_)
     return Internal(fmt::format("embedder returned {} dimensions, the bank has {}", qv.size(), bank_dim_));
-  std::vector<int8_t> q8(bank_dim_);
-  Quantise(qv.data(), bank_dim_, q8.data());
-
-  uint32_t kind_mask = 0;
-  for (ItemKind k : q.kinds) kind_mask |= 1u << static_cast<int>(k);
-  if (q.kinds.empty()) kind_mask = ~0u;
-  uint32_t stage_mask = q.stage == Stage::kAny ? ~0u
-                                               : (1u << static_cast<int>(q.stage)) | (1u << static_cast<int>(Stage::kAny));
+  RecallFilter filter;
+  filter.kinds = RecallFilter::KindMask(q.kinds);
+  filter.stage = q.stage;
+  filter.backend = q.backend;
+  filter.task_id = q.task_id;
 
   std::vector<ScoredItem> out;
   Status st = ReadTxn("recall", [&]() -> Status {
     out.clear();
     EVK_RETURN_IF_ERROR(RefreshIndex());
-    const RecallIndex& ix = index_;
-    int64_t want_backend = -1, want_task = -1;
-    if (!q.backend.empty()) {
-      auto it = ix.backend_ids.find(q.backend);
-      if (it == ix.backend_ids.end()) return Status::Ok();
-      want_backend = it->second;
-    }
-    if (!q.task_id.empty()) {
-      auto it = ix.task_ids.find(q.task_id);
-      if (it == ix.task_ids.end()) return Status::Ok();
-      want_task = it->second;
-    }
-    // Candidates by the int8 score; enough of them that int8 rounding cannot push one of the
-    // true top k out (the rounding error of a cosine is ~1e-3, far below typical score gaps).
-    const size_t n = ix.size();
-    const size_t want = std::min(n, static_cast<size_t>(std::max(2 * q.k, q.k + 16)));
-    using Cand = std::pair<float, uint32_t>;  // (score, slot); min-heap on score
-    auto worse = [](const Cand& a, const Cand& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-    std::vector<Cand> heap;
-    heap.reserve(want + 1);
-    constexpr size_t kBlock = 1024;
-    int32_t dots[kBlock];
-    const int dim = ix.dim;
-    for (size_t start = 0; start < n; start += kBlock) {
-      size_t count = std::min(kBlock, n - start);
-      if (dim == 64)
-        DotBlock64(q8.data(), ix.vec.data() + start * 64, count, dots);
-      else
-        DotBlockN(q8.data(), ix.vec.data() + start * dim, dim, count, dots);
-      for (size_t i = 0; i < count; ++i) {
-        size_t slot = start + i;
-        float score = static_cast<float>(dots[i]) * ix.inv_scale[slot];
-        if (heap.size() == want && score <= heap.front().first) continue;
-        if (!((kind_mask >> ix.kind[slot]) & 1u) || !((stage_mask >> ix.stage[slot]) & 1u)) continue;
-        if (want_backend >= 0 && ix.backend[slot] != want_backend) continue;
-        if (want_task >= 0 && ix.task[slot] != want_task) continue;
-        heap.emplace_back(score, static_cast<uint32_t>(slot));
-        std::push_heap(heap.begin(), heap.end(), worse);
-        if (heap.size() > want) {
-          std::pop_heap(heap.begin(), heap.end(), worse);
-          heap.pop_back();
-        }
-      }
-    }
+    const std::vector<RecallCandidate> candidates = index_.Candidates(qv, filter, q.k);
     // Exact rescoring from the stored float vectors, with the rows themselves.
     EVK_ASSIGN_OR_RETURN(Stmt row, Prepare(std::string("SELECT ") + kItemColumns + ", embedding FROM items WHERE rid = ?1"));
     std::vector<std::pair<ScoredItem, int64_t>> scored;
-    scored.reserve(heap.size());
-    for (const auto& [approx, slot] : heap) {
-      row.Bind(1, ix.rid[slot]);
+    scored.reserve(candidates.size());
+    for (const RecallCandidate& c : candidates) {
+      row.Bind(1, c.rid);
       int rc = row.Step();
       if (rc == SQLITE_DONE) {
         sqlite3_reset(row.get());
@@ -999,7 +883,7 @@ Result<std::vector<ScoredItem>> SqliteStore::Recall(const RecallQuery& q) {
       std::memcpy(v.data(), blob.data(), v.size() * sizeof(float));
       sqlite3_reset(row.get());
       double sim = Dot(qv, v);
-      scored.push_back({ScoredItem{std::move(m), sim}, ix.rid[slot]});
+      scored.push_back({ScoredItem{std::move(m), sim}, c.rid});
     }
     std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
       if (a.first.similarity != b.first.similarity) return a.first.similarity > b.first.similarity;
