@@ -31,6 +31,7 @@ namespace evokernel::memory {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::FullItem;
 using testing::Item;
 using testing::Sig;
 using testing::TempBank;
@@ -366,26 +367,6 @@ TEST(Embedder, OperatorsDominateSimilarity) {
 }
 
 // ------------------------------------------------------------------------------- items
-
-MemoryItem FullItem() {
-  MemoryItem m = Item(ItemKind::kTrace, Stage::kRefine, Sig({"matmul"}, "matmul", "level1/01_square_matmul"),
-                      "blocked matmul", "extern \"C\" void k() {}\n");
-  m.id = "m-0123456789abcdef";
-  m.outcome = "feasible";
-  m.feedback = "speedup 2.1x";
-  m.reward = 0.25;
-  m.latency_ms = 1.5;
-  m.parent_id = "m-fedcba9876543210";
-  m.q_draft = 0.5;
-  m.q_refine = -0.125;
-  m.visits_draft = 3;
-  m.visits_refine = 4;
-  m.created_at = 1700000000000;
-  m.updated_at = 1700000000500;
-  m.model = "gpt-x";
-  m.run_id = "run-1";
-  return m;
-}
 
 TEST(Item, JsonRoundTrip) {
   MemoryItem m = FullItem();

@@ -31,6 +31,7 @@
 #include <fmt/format.h>
 
 #include "common/fs.h"
+#include "memory/export_format.h"
 #include "memory/memory.h"
 #include "memory/recall_index.h"
 #include "memory/signature.h"
@@ -1014,27 +1015,18 @@ Status SqliteStore::SaveNormaliser(Stage stage, const NormaliserState& s) {
 Result<int64_t> SqliteStore::Export(std::ostream& out) {
   int64_t written = 0;
   Status st = ReadTxn("export", [&]() -> Status {
-    written = 0;
+    ExportWriter writer(out, where());
     EVK_ASSIGN_OR_RETURN(int64_t count, CountItems());
-    nlohmann::json header = {{"evokernel_memory_export", 1},
-                             {"schema_version", schema_version_},
-                             {"embedder", bank_embedder_},
-                             {"dim", bank_dim_},
-                             {"items", count},
-                             {"exported_at", NowMs()},
-                             {"source", path_.string()}};
-    out << header.dump() << "\n";
+    EVK_RETURN_IF_ERROR(writer.Header({schema_version_, bank_embedder_, bank_dim_, count, path_.string()}));
     EVK_ASSIGN_OR_RETURN(Stmt st, Prepare(std::string("SELECT ") + kItemColumns + " FROM items ORDER BY rid"));
     int rc;
     while ((rc = st.Step()) == SQLITE_ROW) {
       EVK_ASSIGN_OR_RETURN(MemoryItem m, ReadItem(st));
-      out << m.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-      if (!out) return IoError(where() + ": export: the output stream failed (disk full?)");
-      ++written;
+      EVK_RETURN_IF_ERROR(writer.Item(m));
     }
     if (rc != SQLITE_DONE) return Sql(rc, "export items");
-    out.flush();
-    if (!out) return IoError(where() + ": export: the output stream failed (disk full?)");
+    EVK_RETURN_IF_ERROR(writer.Finish());
+    written = writer.items();
     return Status::Ok();
   }, /*retry=*/false);
   EVK_RETURN_IF_ERROR(st);
@@ -1042,71 +1034,14 @@ Result<int64_t> SqliteStore::Export(std::ostream& out) {
 }
 
 Result<ImportReport> SqliteStore::Import(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return NotFound("cannot read " + file.string() + ": " + std::strerror(errno));
-  const std::string name = file.string();
-  auto at = [&](int64_t line, const std::string& what) {
-    return InvalidArgument(fmt::format("{}:{}: {}; nothing was imported", name, line, what));
-  };
   // 1. Parse and validate every line before touching the bank.
-  ImportReport report;
-  std::vector<MemoryItem> items;
-  std::unordered_map<std::string, int64_t> first_line;
-  std::string line;
-  int64_t lineno = 0;
-  bool header = false;
-  std::optional<int64_t> declared;  // the header's item count (exports since the first have it)
-  int64_t header_line = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      return at(lineno, std::string("malformed JSON: ") + e.what());
-    }
-    if (!header) {
-      if (!j.is_object() || !j.contains("evokernel_memory_export"))
-        return at(lineno, "not an evokernel memory export: the first line must be the header "
-                          "{\"evokernel_memory_export\":1,...} written by evokernel memory export");
-      const auto& v = j["evokernel_memory_export"];
-      if (!v.is_number_integer() || v.get<int64_t>() < 1)
-        return at(lineno, "header: evokernel_memory_export must be a positive integer");
-      if (v.get<int64_t>() > 1)
-        return at(lineno, "export format " + std::to_string(v.get<int64_t>()) +
-                              " is newer than this evokernel reads (1); import it with a newer evokernel");
-      if (j.contains("items")) {
-        if (!j["items"].is_number_integer() || j["items"].get<int64_t>() < 0)
-          return at(lineno, "header: items must be a non-negative integer");
-        declared = j["items"].get<int64_t>();
-      }
-      header = true;
-      header_line = lineno;
-      continue;
-    }
-    auto m = MemoryItem::FromJson(j);
-    if (!m.ok()) return at(lineno, m.status().message());
-    if (m->id.empty())
-      return at(lineno, "missing field 'id' (imported items keep their ids, so importing twice skips them)");
-    if (auto [it, fresh] = first_line.emplace(m->id, lineno); !fresh)
-      return at(lineno, fmt::format("duplicate id '{}' (also on line {})", m->id, it->second));
-    if (m->backend.empty()) return at(lineno, "field 'backend': must not be empty");
-    items.push_back(std::move(m).value());
-    ++report.lines;
-  }
-  if (in.bad()) return IoError("cannot read " + name + ": " + std::strerror(errno));
-  if (!header) return InvalidArgument(name + ": empty file, expected an evokernel memory export; nothing was imported");
-  // An export cut short (a partial copy, a full disk) must not pass as a smaller bank.
-  if (declared && *declared != static_cast<int64_t>(items.size()))
-    return at(header_line, fmt::format("the header says the export holds {} items but the file has {} (cut short or "
-                                       "edited?)",
-                                       *declared, items.size()));
+  EVK_ASSIGN_OR_RETURN(ParsedExport parsed, ReadExportFile(file));
   // 2. Embed, then insert everything in one transaction.
-  auto blobs = Prepared(items);
-  if (!blobs.ok()) return blobs.status().WithContext("import " + name + " (nothing was imported)");
+  auto blobs = Prepared(parsed.items);
+  if (!blobs.ok()) return blobs.status().WithContext("import " + file.string() + " (nothing was imported)");
   InsertReport r;
-  EVK_RETURN_IF_ERROR(WriteTxn("import", [&] { return InsertPrepared(items, *blobs, true, r); }));
+  EVK_RETURN_IF_ERROR(WriteTxn("import", [&] { return InsertPrepared(parsed.items, *blobs, true, r); }));
+  ImportReport report = parsed.report;
   report.added = static_cast<int64_t>(r.ids.size());
   report.skipped = r.skipped;
   return report;

@@ -1,5 +1,6 @@
 // Fuzz target: importing a memory bank export (`evokernel memory import FILE`, JSONL: a header
-// line, then one item per line; MemoryStore::Import in memory/sqlite_store.cpp).
+// line, then one item per line; parsed by memory/export_format.cpp, inserted by
+// MemoryStore::Import in memory/sqlite_store.cpp).
 //
 // Input: the export file. It is read from a memfd (no disk write per input) into an SQLite
 // bank in this process's private directory; the bank is made afresh after any input that
