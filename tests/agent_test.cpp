@@ -652,6 +652,47 @@ TEST(Generators, TheLoopRunsAnyGeneratorWithoutAProvider) {
   EXPECT_EQ(gen.requests.size(), 3u);
 }
 
+// `--method builtin` needs no model endpoint: the built-in generator writes the ReLU from
+// its elementwise recipe (feasible, then one knob changed per refining step, each compared
+// with the best in the same evaluation), and says plainly that it has no recipe for a matmul.
+// Nothing is presented as a model's: the model is "builtin", with no tokens or cost.
+TEST(Evolve, BuiltinGeneratorRunsWithoutAModelAndSaysWhatItCannotDo) {
+  Sandbox sb;
+  auto r = RunCli({"evolve", "--method", "builtin", "--task", "level1/12_relu", "--task", "level1/01_square_matmul",
+                   "--budget", "3", "--json", "--timing-budget", "0.1"},
+                  600, {{"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""}});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(r.json["feasible_tasks"], 1) << r.out;
+  EXPECT_NE(r.err.find("model none (built-in generator)"), std::string::npos) << r.err;
+  auto its = Iterations(sb.RunDir());
+  ASSERT_EQ(its.size(), 6u);
+  std::set<std::string> codes;
+  for (const auto& e : its) {
+    EXPECT_EQ(e["method"], "builtin");
+    EXPECT_EQ(e["model"], "builtin");
+    EXPECT_EQ(e["input_tokens"], 0);
+    EXPECT_EQ(e["output_tokens"], 0);
+    EXPECT_EQ(e["cost_usd"], 0.0);
+    EXPECT_TRUE(e["items_used"].empty());
+    if (e["task"] == "level1/01_square_matmul") {
+      EXPECT_EQ(e["outcome"], "extract/unsupported");
+      EXPECT_NE(e["feedback"].get<std::string>().find("no recipe for this task: forward calls matmul"), std::string::npos)
+          << e["feedback"];
+      continue;
+    }
+    EXPECT_EQ(e["outcome"], "feasible") << e["feedback"];
+    auto code = ReadFile(sb.RunDir() / e["attempt"].get<std::string>());
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(code->rfind("// evokernel-builtin recipe=elementwise ", 0), 0u) << *code;
+    codes.insert(*code);
+  }
+  EXPECT_EQ(codes.size(), 3u) << "each refining step tries a setting not tried before";
+  const auto& relu2 = its[1]["task"] == "level1/12_relu" ? its[1] : its[4];
+  EXPECT_EQ(relu2["stage"], "refine");
+  EXPECT_TRUE(relu2["vs_best"].is_object()) << relu2.dump();
+  EXPECT_FALSE(fs::exists(sb.dir / "bank.sqlite")) << "the built-in generator does not use the bank yet";
+}
+
 TEST(BenchRetrieval, IsLabelledASimulationAndReportsEveryPolicy) {
   auto r = testing::RunCli({"bench", "retrieval", "--seeds", "1", "--categories", "2", "--tasks-per-category", "2",
                             "--items-per-category", "6", "--budget", "3", "--json"});

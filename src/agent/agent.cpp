@@ -257,6 +257,7 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     rq.contract = contract;
     rq.language = lang;
     rq.signature = sig;
+    rq.spec = &*spec;
     rq.feedback = feedback;
     rq.iteration = it;
     rq.budget = cfg.budget;

@@ -17,6 +17,7 @@
 #include "common/fs.h"
 #include "common/json_int.h"
 #include "memory/seed.h"
+#include "generator/builtin/builtin_generator.h"
 #include "generator/llm_generator.h"
 #include "provider/ledger.h"
 
@@ -51,7 +52,7 @@ class EvolveCommandImpl : public EvolveCommand {
         ->envname("EVOKERNEL_TASKS_DIR");
     cmd_->add_option("--limit", limit_, "Run only the first N tasks of the curriculum (0: all)")->default_val(0);
     cmd_->add_option("--backend", backend_, "Target backend")->default_val("cpu");
-    cmd_->add_option("--method", method_, "evokernel (shared memory + values), passk, refine")->default_val("evokernel");
+    cmd_->add_option("--method", method_, "evokernel (shared memory + values), passk, refine, or builtin (the built-in generator: no model)")->default_val("evokernel");
     cmd_->add_option("--retrieval", retrieval_, "Context selection: value, similarity, random, none")
         ->default_val("value");
     cmd_->add_option("--budget,-T", budget_, "Iterations per task (drafting and refining)")->default_val(30)
@@ -91,13 +92,26 @@ class EvolveCommandImpl : public EvolveCommand {
     if (int swept = SweepLeftovers(CacheDir() / "builds"); swept > 0 && !quiet_)
       std::cerr << "removed " << swept << " temporary director" << (swept == 1 ? "y" : "ies")
                 << " left behind by evokernel processes that died\n";
-    // The model endpoint first: without one, say exactly what to configure.
-    auto pc = ResolveProviderConfig(provider_opts_);
-    if (!pc.ok()) return Fail(pc.status());
-    if (pc->cache_dir.empty() && !no_cache_) pc->cache_dir = (CacheDir() / "llm").string();
+    // The model endpoint first: without one, say exactly what to configure. The built-in
+    // generator needs none (for a resumed run, the recorded method decides).
+    std::string method = method_;
+    if (!resume_.empty()) {
+      auto r = RunRecord::Open(runs_dir_.empty() ? DefaultRunsDir() : fs::path(runs_dir_), resume_);
+      if (!r.ok()) return Fail(r.status());
+      method = (*r)->config().value("method", method_);
+    }
+    const bool needs_model = method != MethodName(Method::kBuiltin);
+    Result<ProviderConfig> pc = ProviderConfig{};
     auto ledger = std::make_shared<UsageLedger>();
-    auto provider = MakeProvider(*pc, ledger);
-    if (!provider.ok()) return Fail(provider.status());
+    std::unique_ptr<Provider> provider;
+    if (needs_model) {
+      pc = ResolveProviderConfig(provider_opts_);
+      if (!pc.ok()) return Fail(pc.status());
+      if (pc->cache_dir.empty() && !no_cache_) pc->cache_dir = (CacheDir() / "llm").string();
+      auto made = MakeProvider(*pc, ledger);
+      if (!made.ok()) return Fail(made.status());
+      provider = std::move(*made);
+    }
     auto backend = MakeBackend(backend_);
     if (!backend.ok()) return Fail(backend.status());
 
@@ -114,7 +128,7 @@ class EvolveCommandImpl : public EvolveCommand {
       for (const auto& line : IgnoredOnResume(cfg, tasks.size()))
         std::cerr << "evokernel: warning: ignored on resume: " << line << "\n";
       std::string recorded_model = record->config().value("provider", nlohmann::json::object()).value("model", "");
-      if (!recorded_model.empty() && recorded_model != pc->model)
+      if (needs_model && !recorded_model.empty() && recorded_model != pc->model)
         std::cerr << "evokernel: warning: run " << record->id() << " was started with model '" << recorded_model
                   << "', resuming with '" << pc->model << "'\n";
     } else {
@@ -124,7 +138,8 @@ class EvolveCommandImpl : public EvolveCommand {
       config["tasks"] = nlohmann::json::array();
       for (const auto& t : tasks) config["tasks"].push_back(t.ToJson());
       config["tasks_dir"] = TasksDir().string();
-      config["provider"] = pc->ToJson();  // never holds the key
+      if (needs_model) config["provider"] = pc->ToJson();  // never holds the key
+      else config["provider"] = {{"kind", "builtin"}, {"model", "builtin"}};
       config["env"] = EnvironmentStamp();
       auto r = RunRecord::Create(runs_dir, NewRunId(), config);
       if (!r.ok()) return Fail(r.status());
@@ -153,7 +168,9 @@ class EvolveCommandImpl : public EvolveCommand {
     if (!quiet_)
       std::cerr << fmt::format("run {} ({}): {} task(s), method {}, retrieval {}, budget {} per task, model {} at {}\n",
                                record->id(), record->dir().string(), tasks.size(), MethodName(cfg.method),
-                               mem::RetrievalPolicyName(cfg.retrieval), cfg.budget, pc->model, pc->Endpoint());
+                               mem::RetrievalPolicyName(cfg.retrieval), cfg.budget,
+                               needs_model ? pc->model : std::string("none (built-in generator)"),
+                               needs_model ? pc->Endpoint() : std::string("this machine"));
     g_cancel = false;
     auto previous = std::signal(SIGINT, OnInterrupt);
     auto progress = [&](const ProgressEvent& e) {
@@ -163,7 +180,11 @@ class EvolveCommandImpl : public EvolveCommand {
       std::cerr << fmt::format("[{}] {}/{} {:<6} {:<28} {} | run: ${:.4f}, {} tokens, {:.0f} s\n", e.task, e.iteration,
                                e.budget, e.stage, e.outcome, best, e.run_cost_usd, e.run_tokens, e.elapsed_s);
     };
-    auto generator = MakeLlmGenerator(cfg.method, **provider, cfg.backend, cfg.prompts_dir);
+    if (!provider && cfg.method != Method::kBuiltin)
+      return Fail(InvalidArgument("method " + std::string(MethodName(cfg.method)) + " needs a model endpoint"));
+    std::unique_ptr<Generator> generator = cfg.method == Method::kBuiltin
+                                               ? MakeBuiltinGenerator()
+                                               : MakeLlmGenerator(cfg.method, *provider, cfg.backend, cfg.prompts_dir);
     auto summary = Evolve(tasks, cfg, **backend, *generator, *record, progress, &g_cancel);
     std::signal(SIGINT, previous);
     if (!summary.ok()) {

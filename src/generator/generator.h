@@ -12,6 +12,8 @@
 //   evokernel  shown what the shared bank retrieves; learns in the bank (the method)
 //   passk      independent samples, each shown one demonstration; no feedback, no refining
 //   refine     repair from feedback, then hill-climbing from its own best; no bank
+// The built-in generator (builtin/builtin_generator.h) needs no model: parametric recipes per
+// operator family, their knobs searched by refining (method builtin).
 #pragma once
 
 #include <atomic>
@@ -26,10 +28,11 @@
 #include "generator/prompt.h"
 #include "memory/memory.h"
 #include "provider/provider.h"
+#include "task/task.h"
 
 namespace evokernel {
 
-enum class Method { kEvoKernel, kPassK, kRefine };
+enum class Method { kEvoKernel, kPassK, kRefine, kBuiltin };
 std::string_view MethodName(Method m);
 Result<Method> ParseMethod(std::string_view name);
 
@@ -41,6 +44,7 @@ struct ProposalRequest {
   std::string contract;     // the backend's ABI header for the task
   SourceLanguage language;  // of the backend's kernels: fences, entry point, reply hint
   memory::TaskSignature signature;
+  const TaskSpec* spec = nullptr;  // the task's contract: arguments, shapes, constants
   memory::Stage stage = memory::Stage::kDraft;
   // Shown with the request: knowledge first, then experience (retrieved from the bank, or the
   // generator's own FixedContext).

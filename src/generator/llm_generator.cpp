@@ -11,22 +11,6 @@ namespace evokernel {
 namespace fs = std::filesystem;
 namespace mem = memory;
 
-std::string_view MethodName(Method m) {
-  switch (m) {
-    case Method::kEvoKernel: return "evokernel";
-    case Method::kPassK: return "passk";
-    case Method::kRefine: return "refine";
-  }
-  return "?";
-}
-
-Result<Method> ParseMethod(std::string_view name) {
-  if (name == "evokernel") return Method::kEvoKernel;
-  if (name == "passk") return Method::kPassK;
-  if (name == "refine") return Method::kRefine;
-  return InvalidArgument("unknown method '" + std::string(name) + "' (expected evokernel, passk or refine)");
-}
-
 namespace {
 
 class LlmGenerator : public Generator {

@@ -1,0 +1,54 @@
+// The built-in generator: kernels from parametric recipes, no model (method `builtin`).
+//
+// A recipe matches a task by reading its contract and forward() (the shapes, dtypes and the
+// expression it returns), and renders a kernel for a setting of its knobs. Drafting renders
+// the recipe's default knobs; refining changes one knob of the start point (read back from
+// the first line of its code) to a setting not yet tried for the task, so each refining step
+// measures one neighbour, and the loop keeps it when the paired comparison says it is faster.
+// A task no recipe matches gets an "unsupported" attempt naming why; the generator never calls
+// a library that does the work.
+//
+// Recipes so far (CPU backend):
+//   elementwise  forward() returns one expression of same-shaped float32 inputs, numbers,
+//                module constants and elementwise functions (activations: relu, leaky_relu,
+//                sigmoid, tanh, gelu, silu, selu, elu, hardtanh, softplus, softsign,
+//                hardsigmoid, ...; builtin/expression.h). Knobs: parallel (OpenMP over the
+//                elements), simd (omp simd), block (elements per parallel chunk: 0 = one
+//                static range per thread).
+// Not yet: reductions, softmax and norms, matmul, convolutions, pooling, scans, losses, level2
+// fusions; recipe instances and mutation rules as memory items with values (the generator
+// does not use the bank: it starts from the task's own best kernel of the run).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include "generator/generator.h"
+
+namespace evokernel {
+
+std::unique_ptr<Generator> MakeBuiltinGenerator();
+
+namespace builtin {
+
+// The settings of a recipe's knobs, as a kernel's first line records them:
+//   // evokernel-builtin recipe=elementwise parallel=1 simd=1 block=0
+struct RecipeSetting {
+  std::string recipe;
+  std::map<std::string, int> knobs;
+  std::string Line() const;
+  static std::optional<RecipeSetting> FromCode(std::string_view code);
+  bool operator<(const RecipeSetting& o) const { return std::tie(recipe, knobs) < std::tie(o.recipe, o.knobs); }
+  bool operator==(const RecipeSetting& o) const { return recipe == o.recipe && knobs == o.knobs; }
+};
+
+// The elementwise recipe's kernel for `spec` (whose forward() returns `expression`-compatible
+// code), or why the recipe does not apply (kUnavailable).
+Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting& setting);
+
+}  // namespace builtin
+}  // namespace evokernel

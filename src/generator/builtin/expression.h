@@ -1,0 +1,42 @@
+// Elementwise expressions of a task's forward(), as the built-in generator reads them.
+//
+// A KernelBench forward() that returns one expression of its tensor arguments, numbers,
+// module constants (`self.alpha` bound through __init__ from the file's constants) and
+// elementwise functions (torch.sigmoid, F.gelu, x * y, ...) is translated into one C++
+// expression of float scalars: the body of an elementwise kernel. Anything else (statements
+// before the return, a reduction, an unknown function, an attribute without a constant) is
+// refused with the reason, which the generator reports as an "unsupported" attempt.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace evokernel::builtin {
+
+struct ElementwiseExpr {
+  std::string cpp;                      // C++ float expression of the inputs' element names
+  std::vector<std::string> functions;   // the functions it uses, in order of appearance
+};
+
+// Translates `source`, the text of a forward() return expression, where `inputs` names the
+// tensor arguments (each becomes `<name>[evk_i]`) and `constants` holds the values `self.NAME` and
+// bare names resolve to. kUnavailable with the reason for what the translator does not
+// cover; kInvalidArgument for text that is not an expression.
+Result<ElementwiseExpr> TranslateElementwise(std::string_view source, const std::vector<std::string>& inputs,
+                                             const nlohmann::json& constants);
+
+// The expression forward() returns in a KernelBench task file, and its tensor parameter names;
+// kUnavailable when forward() does more than return one expression.
+struct ForwardReturn {
+  std::vector<std::string> params;  // forward's parameters after self
+  std::string expression;
+};
+Result<ForwardReturn> FindForwardReturn(std::string_view task_source);
+
+}  // namespace evokernel::builtin
