@@ -691,6 +691,26 @@ TEST(Evolve, BuiltinGeneratorRunsWithoutAModelAndSaysWhatItCannotDo) {
   EXPECT_EQ(relu2["stage"], "refine");
   EXPECT_TRUE(relu2["vs_best"].is_object()) << relu2.dump();
   EXPECT_FALSE(fs::exists(sb.dir / "bank.sqlite")) << "the built-in generator does not use the bank yet";
+
+  // A sigmoid calls exp: its first refining step tries the recipe's fast_math knob (inline
+  // approximations the compiler vectorises instead of scalar libm calls). The verifier finds
+  // it correct within the task's tolerance, and several times faster in the paired comparison.
+  Sandbox sig;
+  auto s = RunCli({"evolve", "--method", "builtin", "--task", "level1/14_sigmoid", "--budget", "2", "--timing-budget",
+                   "0.1"},
+                  600, {{"EVOKERNEL_RUNS_DIR", (sig.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""}});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto sits = Iterations(sig.RunDir());
+  ASSERT_EQ(sits.size(), 2u);
+  auto first = ReadFile(sig.RunDir() / sits[0]["attempt"].get<std::string>());
+  auto second = ReadFile(sig.RunDir() / sits[1]["attempt"].get<std::string>());
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->substr(0, first->find('\n')), "// evokernel-builtin recipe=elementwise block=0 fast_math=0 parallel=1 simd=1");
+  EXPECT_EQ(second->substr(0, second->find('\n')), "// evokernel-builtin recipe=elementwise block=0 fast_math=1 parallel=1 simd=1");
+  EXPECT_EQ(sits[1]["outcome"], "feasible") << sits[1]["feedback"];
+  ASSERT_TRUE(sits[1]["vs_best"].is_object()) << sits[1].dump();
+  EXPECT_EQ(sits[1]["vs_best"]["verdict"], "faster") << sits[1]["vs_best"].dump();
+  EXPECT_TRUE(sits[1]["new_best"].get<bool>());
 }
 
 TEST(BenchRetrieval, IsLabelledASimulationAndReportsEveryPolicy) {

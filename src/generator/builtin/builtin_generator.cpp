@@ -23,23 +23,33 @@ struct Knob {
 };
 
 const std::vector<Knob>& ElementwiseKnobs() {
-  static const std::vector<Knob> knobs = {{"parallel", {1, 0}}, {"simd", {1, 0}}, {"block", {0, 16384, 4096}}};
+  static const std::vector<Knob> knobs = {
+      {"parallel", {1, 0}}, {"simd", {1, 0}}, {"block", {0, 16384, 4096}}, {"fast_math", {0, 1}}};
   return knobs;
 }
 
-RecipeSetting ElementwiseDefault() {
+// The knobs that change the kernel of an expression: fast_math only where it calls exp-like
+// functions (elsewhere both settings would be the same kernel).
+std::vector<Knob> KnobsFor(const std::string& cpp) {
+  std::vector<Knob> knobs;
+  for (const Knob& k : ElementwiseKnobs())
+    if (std::string_view(k.name) != "fast_math" || cpp.find("evk_") != std::string::npos) knobs.push_back(k);
+  return knobs;
+}
+
+RecipeSetting ElementwiseDefault(const std::vector<Knob>& knobs) {
   RecipeSetting s;
   s.recipe = "elementwise";
-  for (const Knob& k : ElementwiseKnobs()) s.knobs[k.name] = k.values.front();
+  for (const Knob& k : knobs) s.knobs[k.name] = k.values.front();
   return s;
 }
 
-// Every setting of the recipe's knobs, ordered by how many knobs differ from `from` (then by
-// knob order): the neighbours of a start point come first.
-std::vector<RecipeSetting> SettingsNear(const RecipeSetting& from) {
-  std::vector<RecipeSetting> all = {ElementwiseDefault()};
+// Every setting of the knobs, ordered by how many knobs differ from `from` (then by knob
+// order): the neighbours of a start point come first.
+std::vector<RecipeSetting> SettingsNear(const RecipeSetting& from, const std::vector<Knob>& knobs) {
+  std::vector<RecipeSetting> all = {ElementwiseDefault(knobs)};
   all.front().knobs.clear();
-  for (const Knob& k : ElementwiseKnobs()) {
+  for (const Knob& k : knobs) {
     std::vector<RecipeSetting> next;
     for (const RecipeSetting& s : all)
       for (int v : k.values) {
@@ -56,6 +66,53 @@ std::vector<RecipeSetting> SettingsNear(const RecipeSetting& from) {
   };
   std::stable_sort(all.begin(), all.end(), [&](const auto& a, const auto& b) { return distance(a) < distance(b); });
   return all;
+}
+
+// The functions the translated expression calls (expression.h). fast_math 0: the C library's
+// (scalar calls the compiler does not vectorise without -ffast-math). fast_math 1: inline
+// approximations it vectorises: exp by Cody-Waite range reduction and a degree-6 polynomial
+// (Cephes' expf coefficients; about 2 ulp), expm1 and tanh from it (absolute error about
+// 1e-7 near 0), erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7). The
+// verifier's tolerance decides whether that is good enough for the task.
+std::string MathPreamble(bool fast, const std::string& cpp) {
+  const bool exp = cpp.find("evk_exp(") != std::string::npos || cpp.find("evk_expm1(") != std::string::npos ||
+                   cpp.find("evk_tanh(") != std::string::npos || cpp.find("evk_erf(") != std::string::npos;
+  if (!exp) return "";
+  if (!fast)
+    return "static inline float evk_exp(float v) { return std::exp(v); }\n"
+           "static inline float evk_expm1(float v) { return std::expm1(v); }\n"
+           "static inline float evk_tanh(float v) { return std::tanh(v); }\n"
+           "static inline float evk_erf(float v) { return std::erf(v); }\n\n";
+  return R"(static inline float evk_exp(float v) {
+  v = v < -87.0f ? -87.0f : (v > 88.0f ? 88.0f : v);
+  const float n = (v * 1.44269504f + 12582912.0f) - 12582912.0f;  // round(v / ln 2)
+  const float r = (v - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return e * scale;
+}
+static inline float evk_expm1(float v) { return evk_exp(v) - 1.0f; }
+static inline float evk_tanh(float v) {
+  const float t = evk_exp(2.0f * v);
+  return (t - 1.0f) / (t + 1.0f);
+}
+static inline float evk_erf(float v) {
+  const float a = v < 0.0f ? -v : v;
+  const float t = 1.0f / (1.0f + 0.3275911f * a);
+  const float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+  const float y = 1.0f - poly * evk_exp(-a * a);
+  return v < 0.0f ? -y : y;
+}
+
+)";
 }
 
 }  // namespace
@@ -93,7 +150,8 @@ std::optional<RecipeSetting> RecipeSetting::FromCode(std::string_view code) {
   return s;
 }
 
-Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting& setting) {
+Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting& setting,
+                                      std::vector<std::string>* knobs_used) {
   std::vector<const TaskArg*> inputs, outputs;
   for (const auto& a : spec.args) {
     if (a.role == ArgRole::kOutput) outputs.push_back(&a);
@@ -115,9 +173,14 @@ Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting&
                                    "arguments are not supported by the elementwise recipe)",
                                    fr.params.size(), inputs.size()));
   EVK_ASSIGN_OR_RETURN(ElementwiseExpr e, TranslateElementwise(fr.expression, fr.params, spec.constants));
+  if (knobs_used) {
+    knobs_used->clear();
+    for (const Knob& k : KnobsFor(e.cpp)) knobs_used->push_back(k.name);
+  }
   const int parallel = setting.knobs.count("parallel") ? setting.knobs.at("parallel") : 1;
   const int simd = setting.knobs.count("simd") ? setting.knobs.at("simd") : 1;
   const int block = setting.knobs.count("block") ? setting.knobs.at("block") : 0;
+  const int fast_math = setting.knobs.count("fast_math") ? setting.knobs.at("fast_math") : 0;
   std::string params;
   for (const std::string& p : fr.params) params += "const float* __restrict " + p + ", ";
   std::string body;
@@ -142,12 +205,19 @@ Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting&
       "// Built-in elementwise kernel (written by evokernel's built-in generator, no model):\n"
       "//   {} = {}\n"
       "#include <cmath>\n"
-      "#include <cstdint>\n\n"
+      "#include <cstdint>\n"
+      "#include <cstring>\n\n"
+      "// Floating-point exceptions stay masked (the default environment, which the kernel must\n"
+      "// not change): without the assumption that compares and divides may trap, the compiler\n"
+      "// would not turn this kernel's conditionals into vector selects.\n"
+      "#pragma GCC optimize(\"no-trapping-math\")\n\n"
+      "{}"
       "extern \"C\" void evokernel_forward({}float* __restrict evk_out) {{\n"
       "  constexpr int64_t evk_n = evokernel_task::{}_numel;\n"
       "{}"
       "}}\n",
-      setting.Line(), outputs[0]->name, fr.expression, params, outputs[0]->name, body);
+      setting.Line(), outputs[0]->name, fr.expression, MathPreamble(fast_math != 0, e.cpp), params, outputs[0]->name,
+      body);
 }
 
 }  // namespace builtin
@@ -186,8 +256,24 @@ class BuiltinGenerator : public Generator {
     std::optional<RecipeSetting> start;
     if (rq.stage == memory::Stage::kRefine) start = RecipeSetting::FromCode(rq.start_code);
     if (start) tried.insert(*start);
+    // Whether the recipe applies, and which of its knobs matter for this task.
+    std::vector<std::string> names;
+    RecipeSetting probe;
+    probe.recipe = "elementwise";
+    auto matched = builtin::RenderElementwise(*rq.spec, probe, &names);
+    if (!matched.ok()) {
+      if (matched.status().code() != StatusCode::kUnavailable && matched.status().code() != StatusCode::kInvalidArgument)
+        return matched.status();
+      return no_kernel("unsupported",
+                       "the built-in generator has no recipe for this task: " + matched.status().message());
+    }
+    std::vector<builtin::Knob> knobs;
+    for (const builtin::Knob& k : builtin::ElementwiseKnobs())
+      if (std::find(names.begin(), names.end(), k.name) != names.end()) knobs.push_back(k);
+    const std::vector<RecipeSetting> space =
+        builtin::SettingsNear(start ? *start : builtin::ElementwiseDefault(knobs), knobs);
     std::optional<RecipeSetting> pick;
-    for (const RecipeSetting& s : builtin::SettingsNear(start ? *start : builtin::ElementwiseDefault()))
+    for (const RecipeSetting& s : space)
       if (!tried.count(s)) {
         pick = s;
         break;
@@ -195,13 +281,9 @@ class BuiltinGenerator : public Generator {
     if (!pick)
       return no_kernel("search_exhausted", fmt::format("every setting of the elementwise recipe's knobs ({}) was "
                                                        "tried for this task",
-                                                       builtin::SettingsNear(builtin::ElementwiseDefault()).size()));
+                                                       space.size()));
     auto code = builtin::RenderElementwise(*rq.spec, *pick);
-    if (!code.ok()) {
-      if (code.status().code() != StatusCode::kUnavailable && code.status().code() != StatusCode::kInvalidArgument)
-        return code.status();
-      return no_kernel("unsupported", "the built-in generator has no recipe for this task: " + code.status().message());
-    }
+    if (!code.ok()) return code.status();
     tried.insert(*pick);
     p.kernel.ok = true;
     p.kernel.code = *code;

@@ -14,7 +14,8 @@
 //                sigmoid, tanh, gelu, silu, selu, elu, hardtanh, softplus, softsign,
 //                hardsigmoid, ...; builtin/expression.h). Knobs: parallel (OpenMP over the
 //                elements), simd (omp simd), block (elements per parallel chunk: 0 = one
-//                static range per thread).
+//                static range per thread), fast_math (vectorisable exp/expm1/tanh/erf instead
+//                of the C library's scalar calls).
 // Not yet: reductions, softmax and norms, matmul, convolutions, pooling, scans, losses, level2
 // fusions; recipe instances and mutation rules as memory items with values (the generator
 // does not use the bank: it starts from the task's own best kernel of the run).
@@ -26,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "generator/generator.h"
 
@@ -48,7 +50,9 @@ struct RecipeSetting {
 
 // The elementwise recipe's kernel for `spec` (whose forward() returns `expression`-compatible
 // code), or why the recipe does not apply (kUnavailable).
-Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting& setting);
+// `knobs_used` (when given) receives the names of the knobs that change this task's kernel.
+Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting& setting,
+                                      std::vector<std::string>* knobs_used = nullptr);
 
 }  // namespace builtin
 }  // namespace evokernel

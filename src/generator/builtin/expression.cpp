@@ -96,6 +96,8 @@ std::string Arg(const Args& a, size_t index, const std::string& name, const std:
 
 using Fn = std::function<Result<std::string>(const Args&)>;
 
+// exp, expm1, tanh and erf are written as evk_exp, ... : the kernel defines them (the C
+// library's, or vectorisable approximations: the recipe's fast_math knob).
 // Comparisons are written as conditionals, not std::fmin/std::fmax: without -ffast-math those
 // are library calls per element that the compiler does not vectorise (a ReLU took 6x as long as
 // PyTorch's), and a conditional keeps PyTorch's NaN propagation (NaN < 0 is false).
@@ -110,9 +112,9 @@ const std::map<std::string, Fn>& Functions() {
     };
     m["relu"] = unary("(({x}) < 0.0f ? 0.0f : ({x}))");
     m["relu6"] = unary("(({x}) < 0.0f ? 0.0f : ({x}) > 6.0f ? 6.0f : ({x}))");
-    m["sigmoid"] = unary("(1.0f / (1.0f + std::exp(-({x}))))");
-    m["tanh"] = unary("std::tanh({x})");
-    m["exp"] = unary("std::exp({x})");
+    m["sigmoid"] = unary("(1.0f / (1.0f + evk_exp(-({x}))))");
+    m["tanh"] = unary("evk_tanh({x})");
+    m["exp"] = unary("evk_exp({x})");
     m["log"] = unary("std::log({x})");
     m["log1p"] = unary("std::log1p({x})");
     m["sqrt"] = unary("std::sqrt({x})");
@@ -122,12 +124,12 @@ const std::map<std::string, Fn>& Functions() {
     m["cos"] = unary("std::cos({x})");
     m["neg"] = unary("(-({x}))");
     m["square"] = unary("(({x}) * ({x}))");
-    m["silu"] = unary("(({x}) / (1.0f + std::exp(-({x}))))");
+    m["silu"] = unary("(({x}) / (1.0f + evk_exp(-({x}))))");
     m["softsign"] = unary("(({x}) / (1.0f + std::fabs({x})))");
     m["hardsigmoid"] = unary("(({x}) <= -3.0f ? 0.0f : ({x}) >= 3.0f ? 1.0f : ({x}) / 6.0f + 0.5f)");
     m["hardswish"] = unary("(({x}) <= -3.0f ? 0.0f : ({x}) >= 3.0f ? ({x}) : ({x}) * (({x}) + 3.0f) / 6.0f)");
-    m["mish"] = unary("(({x}) * std::tanh(std::log1p(std::exp({x}))))");
-    m["selu"] = unary("(1.05070098f * (({x}) > 0.0f ? ({x}) : 1.67326324f * std::expm1({x})))");
+    m["mish"] = unary("(({x}) * evk_tanh(std::log1p(evk_exp({x}))))");
+    m["selu"] = unary("(1.05070098f * (({x}) > 0.0f ? ({x}) : 1.67326324f * evk_expm1({x})))");
     m["leaky_relu"] = [](const Args& a) -> Result<std::string> {
       if (a.pos.empty()) return InvalidArgument("missing argument");
       std::string s = Arg(a, 1, "negative_slope", "0.01f");
@@ -135,7 +137,7 @@ const std::map<std::string, Fn>& Functions() {
     };
     m["elu"] = [](const Args& a) -> Result<std::string> {
       if (a.pos.empty()) return InvalidArgument("missing argument");
-      return fmt::format("(({0}) > 0.0f ? ({0}) : ({1}) * std::expm1({0}))", a.pos[0], Arg(a, 1, "alpha", "1.0f"));
+      return fmt::format("(({0}) > 0.0f ? ({0}) : ({1}) * evk_expm1({0}))", a.pos[0], Arg(a, 1, "alpha", "1.0f"));
     };
     m["hardtanh"] = [](const Args& a) -> Result<std::string> {
       if (a.pos.empty()) return InvalidArgument("missing argument");
@@ -152,16 +154,16 @@ const std::map<std::string, Fn>& Functions() {
     m["softplus"] = [](const Args& a) -> Result<std::string> {
       if (a.pos.empty()) return InvalidArgument("missing argument");
       std::string beta = Arg(a, 1, "beta", "1.0f"), threshold = Arg(a, 2, "threshold", "20.0f");
-      return fmt::format("((({1}) * ({0})) > ({2}) ? ({0}) : std::log1p(std::exp(({1}) * ({0}))) / ({1}))", a.pos[0],
+      return fmt::format("((({1}) * ({0})) > ({2}) ? ({0}) : std::log1p(evk_exp(({1}) * ({0}))) / ({1}))", a.pos[0],
                          beta, threshold);
     };
     m["gelu"] = [](const Args& a) -> Result<std::string> {
       if (a.pos.empty()) return InvalidArgument("missing argument");
       auto it = a.kw_string.find("approximate");
       if (it == a.kw_string.end() || it->second == "none")
-        return fmt::format("(0.5f * ({0}) * (1.0f + std::erf(({0}) * 0.70710678f)))", a.pos[0]);
+        return fmt::format("(0.5f * ({0}) * (1.0f + evk_erf(({0}) * 0.70710678f)))", a.pos[0]);
       if (it->second == "tanh")
-        return fmt::format("(0.5f * ({0}) * (1.0f + std::tanh(0.79788456f * (({0}) + 0.044715f * ({0}) * ({0}) * ({0})))))",
+        return fmt::format("(0.5f * ({0}) * (1.0f + evk_tanh(0.79788456f * (({0}) + 0.044715f * ({0}) * ({0}) * ({0})))))",
                            a.pos[0]);
       return Unimplemented("gelu with approximate='" + it->second + "'");
     };

@@ -20,7 +20,9 @@
 namespace evokernel::builtin {
 
 struct ElementwiseExpr {
-  std::string cpp;                      // C++ float expression of the inputs' element names
+  // C++ float expression of the inputs' elements; exp, expm1, tanh and erf appear as
+  // evk_exp, evk_expm1, evk_tanh and evk_erf, which the kernel must define.
+  std::string cpp;
   std::vector<std::string> functions;   // the functions it uses, in order of appearance
 };
 
