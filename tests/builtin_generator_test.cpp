@@ -45,9 +45,15 @@ TEST(BuiltinExpression, ReadsTheReturnOfForwardAcrossLinesAndDocstrings) {
   ASSERT_TRUE(fr.ok()) << fr.status().ToString();
   EXPECT_EQ(fr->params, std::vector<std::string>{"x"});
   EXPECT_EQ(fr->expression, "F.leaky_relu( x, negative_slope=self.negative_slope)");
-  auto e = TranslateElementwise(fr->expression, fr->params, {{"negative_slope", 0.05}, {"batch_size", 224}});
+  // self.negative_slope is __init__'s first parameter: the task's first init input (0.07 here,
+  // to tell it from the module constant of the same name).
+  const nlohmann::json scope = ExpressionScope(kLeakyRelu, nlohmann::json::array({0.07}),
+                                               {{"negative_slope", 0.05}, {"batch_size", 224}});
+  EXPECT_EQ(scope["self.negative_slope"], 0.07) << scope.dump();
+  EXPECT_EQ(scope["batch_size"], 224);
+  auto e = TranslateElementwise(fr->expression, fr->params, scope);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
-  EXPECT_EQ(e->cpp, "((x[evk_i]) > 0.0f ? (x[evk_i]) : (0.05f) * (x[evk_i]))");
+  EXPECT_EQ(e->cpp, "((x[evk_i]) > 0.0f ? (x[evk_i]) : (0.07f) * (x[evk_i]))");
   EXPECT_EQ(e->functions, std::vector<std::string>{"leaky_relu"});
 
   auto two = FindForwardReturn("class M:\n    def forward(self, a, b):\n        y = a + b\n        return y\n");
@@ -57,7 +63,7 @@ TEST(BuiltinExpression, ReadsTheReturnOfForwardAcrossLinesAndDocstrings) {
 }
 
 TEST(BuiltinExpression, TranslatesArithmeticMethodsAndKeywordDefaults) {
-  const nlohmann::json consts = {{"max_val", 1.5}, {"alpha", 0.8}};
+  const nlohmann::json consts = {{"self.max_val", 1.5}, {"self.alpha", 0.8}};
   auto t = [&](const std::string& src, std::vector<std::string> inputs = {"x"}) {
     auto e = TranslateElementwise(src, inputs, consts);
     EXPECT_TRUE(e.ok()) << src << ": " << e.status().ToString();
@@ -82,11 +88,75 @@ TEST(BuiltinExpression, RefusesWhatItDoesNotCoverAndSaysWhat) {
   };
   EXPECT_NE(refuse("torch.matmul(a, b)").find("forward calls matmul"), std::string::npos);
   EXPECT_NE(refuse("a * self.scale").find("self.scale"), std::string::npos);
+  // A module constant is not an attribute: self.dim is whatever __init__ was given.
+  auto dim = TranslateElementwise("a * self.dim", {"a"}, {{"dim", 4096}});
+  ASSERT_FALSE(dim.ok());
+  EXPECT_NE(dim.status().message().find("self.dim"), std::string::npos);
+  const char* kInit = "class M(nn.Module):\n    def __init__(self, scale: float, bias=2):\n        super().__init__()\n"
+                      "        self.scale = scale\n        self.shift = 0.5\n        self.b = bias\n"
+                      "        self.k = batch\n        self.lin = nn.Linear(4, 4)\n"
+                      "    def forward(self, x):\n        return x * self.scale\n";
+  const nlohmann::json scope = ExpressionScope(kInit, nlohmann::json::array({3.0, 4.0}), {{"batch", 16}});
+  EXPECT_EQ(scope["self.scale"], 3.0);
+  EXPECT_EQ(scope["self.shift"], 0.5);
+  EXPECT_EQ(scope["self.b"], 4.0);
+  EXPECT_EQ(scope["self.k"], 16);
+  EXPECT_FALSE(scope.contains("self.lin"));
   EXPECT_NE(refuse("torch.sum(a, dim=1)").find("sum"), std::string::npos);
   EXPECT_NE(refuse("a[0] + b").find("'['"), std::string::npos);
   EXPECT_NE(refuse("F.relu(a, approximate=True)").find("approximate=True"), std::string::npos);
   EXPECT_TRUE(TranslateElementwise("F.relu(a, inplace=True)", {"a"}, {}).ok()) << "inplace is accepted (and ignored)";
   EXPECT_EQ(TranslateElementwise("(a + b", {"a", "b"}, {}).status().code(), StatusCode::kInvalidArgument);
+}
+
+// The reduction recipe reads the dimension from what __init__ was given (not from a module
+// constant of the same name), checks that the contract's output is what it computes, and says
+// what it does not do.
+TaskSpec ReductionSpec(const std::string& forward, std::vector<int64_t> out_shape, DType out_dtype = DType::kFloat32) {
+  TaskSpec spec;
+  spec.source = "class Model(nn.Module):\n    def __init__(self, dim: int):\n        super().__init__()\n"
+                "        self.dim = dim\n\n    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        return " +
+                forward + "\n";
+  spec.init_inputs = nlohmann::json::array({1});
+  spec.constants = {{"dim", 4096}, {"batch_size", 8}};
+  spec.args.push_back({"x", ArgRole::kInput, DType::kFloat32, {8, 16, 4}, "forward argument 0"});
+  spec.args.push_back({"out", ArgRole::kOutput, out_dtype, std::move(out_shape), "forward() output 0"});
+  return spec;
+}
+
+TEST(BuiltinRecipe, ReductionsOverOneDimension) {
+  RecipeSetting s;
+  s.recipe = "reduction";
+  s.knobs = {{"parallel", 1}};
+  std::vector<std::string> knobs;
+  auto sum = RenderReduction(ReductionSpec("torch.sum(x, dim=self.dim, keepdim=True)", {8, 1, 4}), s, &knobs);
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  EXPECT_NE(sum->find("([8, 16, 4] over the middle dimension)"), std::string::npos) << *sum;
+  EXPECT_NE(sum->find("acc[i] += v;"), std::string::npos);
+  EXPECT_EQ(knobs, std::vector<std::string>{"parallel"});
+  auto mean = RenderReduction(ReductionSpec("x.mean(dim=-1)", {8, 16}), s);
+  ASSERT_TRUE(mean.ok()) << mean.status().ToString();
+  EXPECT_NE(mean->find("([128, 4, 1] over the middle dimension)"), std::string::npos) << *mean;
+  EXPECT_NE(mean->find("acc[i] / 4.0f"), std::string::npos);
+  auto am = RenderReduction(ReductionSpec("torch.argmax(x, dim=self.dim)", {8, 4}, DType::kInt64), s);
+  ASSERT_TRUE(am.ok()) << am.status().ToString();
+  EXPECT_NE(am->find("int64_t* __restrict y_"), std::string::npos);
+  auto sm = RenderReduction(ReductionSpec("torch.softmax(x, dim=2)", {8, 16, 4}), s, &knobs);
+  ASSERT_TRUE(sm.ok()) << sm.status().ToString();
+  EXPECT_EQ(knobs, (std::vector<std::string>{"parallel", "fast_math"}));
+  EXPECT_NE(sm->find("evk_exp"), std::string::npos);
+
+  auto refused = [&](const std::string& fwd, std::vector<int64_t> shape, const std::string& why) {
+    auto r = RenderReduction(ReductionSpec(fwd, std::move(shape)), s);
+    ASSERT_FALSE(r.ok()) << fwd;
+    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+  };
+  refused("torch.max(x, dim=1)", {8, 4}, "takes [0]");
+  refused("torch.sum(x, dim=1)", {8, 1, 4}, "output's shape or dtype");
+  refused("torch.sum(x)", {}, "every dimension");
+  refused("torch.sum(x, dim=3)", {8, 16, 4}, "out of range");
+  refused("torch.matmul(x, x)", {8, 16, 4}, "does not return one reduction");
 }
 
 TEST(BuiltinRecipe, SettingsRoundTripThroughTheKernelsFirstLine) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/fs.h"
 #include "generator/builtin/expression.h"
@@ -22,7 +23,9 @@ struct Knob {
   std::vector<int> values;  // the first is the default
 };
 
-const std::vector<Knob>& ElementwiseKnobs() {
+// Every knob a recipe may have; a recipe renders with the ones that change its kernel for the
+// task (RenderX's knobs_used).
+const std::vector<Knob>& AllKnobs() {
   static const std::vector<Knob> knobs = {
       {"parallel", {1, 0}}, {"simd", {1, 0}}, {"block", {0, 16384, 4096}}, {"fast_math", {0, 1}}};
   return knobs;
@@ -32,14 +35,14 @@ const std::vector<Knob>& ElementwiseKnobs() {
 // functions (elsewhere both settings would be the same kernel).
 std::vector<Knob> KnobsFor(const std::string& cpp) {
   std::vector<Knob> knobs;
-  for (const Knob& k : ElementwiseKnobs())
+  for (const Knob& k : AllKnobs())
     if (std::string_view(k.name) != "fast_math" || cpp.find("evk_") != std::string::npos) knobs.push_back(k);
   return knobs;
 }
 
-RecipeSetting ElementwiseDefault(const std::vector<Knob>& knobs) {
+RecipeSetting DefaultSetting(const std::string& recipe, const std::vector<Knob>& knobs) {
   RecipeSetting s;
-  s.recipe = "elementwise";
+  s.recipe = recipe;
   for (const Knob& k : knobs) s.knobs[k.name] = k.values.front();
   return s;
 }
@@ -47,7 +50,7 @@ RecipeSetting ElementwiseDefault(const std::vector<Knob>& knobs) {
 // Every setting of the knobs, ordered by how many knobs differ from `from` (then by knob
 // order): the neighbours of a start point come first.
 std::vector<RecipeSetting> SettingsNear(const RecipeSetting& from, const std::vector<Knob>& knobs) {
-  std::vector<RecipeSetting> all = {ElementwiseDefault(knobs)};
+  std::vector<RecipeSetting> all = {DefaultSetting(from.recipe, knobs)};
   all.front().knobs.clear();
   for (const Knob& k : knobs) {
     std::vector<RecipeSetting> next;
@@ -67,6 +70,8 @@ std::vector<RecipeSetting> SettingsNear(const RecipeSetting& from, const std::ve
   std::stable_sort(all.begin(), all.end(), [&](const auto& a, const auto& b) { return distance(a) < distance(b); });
   return all;
 }
+
+}  // namespace
 
 // The functions the translated expression calls (expression.h). fast_math 0: the C library's
 // (scalar calls the compiler does not vectorise without -ffast-math). fast_math 1: inline
@@ -114,8 +119,6 @@ static inline float evk_erf(float v) {
 
 )";
 }
-
-}  // namespace
 
 std::string RecipeSetting::Line() const {
   std::string s = std::string(kMarker) + "recipe=" + recipe;
@@ -172,7 +175,9 @@ Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting&
     return Unavailable(fmt::format("forward() takes {} argument(s) but the contract has {} tensor input(s) (scalar "
                                    "arguments are not supported by the elementwise recipe)",
                                    fr.params.size(), inputs.size()));
-  EVK_ASSIGN_OR_RETURN(ElementwiseExpr e, TranslateElementwise(fr.expression, fr.params, spec.constants));
+  EVK_ASSIGN_OR_RETURN(ElementwiseExpr e, TranslateElementwise(fr.expression, fr.params,
+                                                                ExpressionScope(spec.source, spec.init_inputs,
+                                                                                spec.constants)));
   if (knobs_used) {
     knobs_used->clear();
     for (const Knob& k : KnobsFor(e.cpp)) knobs_used->push_back(k.name);
@@ -256,22 +261,33 @@ class BuiltinGenerator : public Generator {
     std::optional<RecipeSetting> start;
     if (rq.stage == memory::Stage::kRefine) start = RecipeSetting::FromCode(rq.start_code);
     if (start) tried.insert(*start);
-    // Whether the recipe applies, and which of its knobs matter for this task.
-    std::vector<std::string> names;
-    RecipeSetting probe;
-    probe.recipe = "elementwise";
-    auto matched = builtin::RenderElementwise(*rq.spec, probe, &names);
-    if (!matched.ok()) {
+    // The first recipe that applies, and which of its knobs matter for this task.
+    using Render = Result<std::string> (*)(const TaskSpec&, const RecipeSetting&, std::vector<std::string>*);
+    static const std::vector<std::pair<std::string, Render>> kRecipes = {
+        {"elementwise", &builtin::RenderElementwise}, {"reduction", &builtin::RenderReduction}};
+    std::vector<std::string> names, why;
+    const std::pair<std::string, Render>* recipe = nullptr;
+    for (const auto& r : kRecipes) {
+      RecipeSetting probe;
+      probe.recipe = r.first;
+      auto matched = r.second(*rq.spec, probe, &names);
+      if (matched.ok()) {
+        recipe = &r;
+        break;
+      }
       if (matched.status().code() != StatusCode::kUnavailable && matched.status().code() != StatusCode::kInvalidArgument)
         return matched.status();
-      return no_kernel("unsupported",
-                       "the built-in generator has no recipe for this task: " + matched.status().message());
+      why.push_back(r.first + ": " + matched.status().message());
     }
+    if (!recipe)
+      return no_kernel("unsupported", fmt::format("the built-in generator has no recipe for this task ({})",
+                                                  fmt::join(why, "; ")));
+    if (start && start->recipe != recipe->first) start.reset();
     std::vector<builtin::Knob> knobs;
-    for (const builtin::Knob& k : builtin::ElementwiseKnobs())
+    for (const builtin::Knob& k : builtin::AllKnobs())
       if (std::find(names.begin(), names.end(), k.name) != names.end()) knobs.push_back(k);
     const std::vector<RecipeSetting> space =
-        builtin::SettingsNear(start ? *start : builtin::ElementwiseDefault(knobs), knobs);
+        builtin::SettingsNear(start ? *start : builtin::DefaultSetting(recipe->first, knobs), knobs);
     std::optional<RecipeSetting> pick;
     for (const RecipeSetting& s : space)
       if (!tried.count(s)) {
@@ -279,10 +295,10 @@ class BuiltinGenerator : public Generator {
         break;
       }
     if (!pick)
-      return no_kernel("search_exhausted", fmt::format("every setting of the elementwise recipe's knobs ({}) was "
-                                                       "tried for this task",
-                                                       space.size()));
-    auto code = builtin::RenderElementwise(*rq.spec, *pick);
+      return no_kernel("search_exhausted", fmt::format("every setting of the {} recipe's knobs ({}) was tried for "
+                                                       "this task",
+                                                       recipe->first, space.size()));
+    auto code = recipe->second(*rq.spec, *pick, nullptr);
     if (!code.ok()) return code.status();
     tried.insert(*pick);
     p.kernel.ok = true;

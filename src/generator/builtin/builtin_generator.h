@@ -16,9 +16,14 @@
 //                elements), simd (omp simd), block (elements per parallel chunk: 0 = one
 //                static range per thread), fast_math (vectorisable exp/expm1/tanh/erf instead
 //                of the C library's scalar calls).
-// Not yet: reductions, softmax and norms, matmul, convolutions, pooling, scans, losses, level2
-// fusions; recipe instances and mutation rules as memory items with values (the generator
-// does not use the bank: it starts from the task's own best kernel of the run).
+//   reduction    forward() returns one sum, mean, prod, max/min ([0]), amax/amin, argmax,
+//                argmin, softmax or log_softmax of its one float32 input over one dimension (a
+//                literal or an attribute __init__ was given), keepdim or not. The input is
+//                viewed as [outer, n, inner] with one accumulator per inner position, the inner
+//                loop vectorised. Knobs: parallel (OpenMP over outer), fast_math (softmax).
+// Not yet: norms, matmul, convolutions, pooling, scans, losses, level2 fusions; recipe
+// instances and mutation rules as memory items with values (the generator does not use the
+// bank: it starts from the task's own best kernel of the run).
 #pragma once
 
 #include <map>
@@ -50,9 +55,16 @@ struct RecipeSetting {
 
 // The elementwise recipe's kernel for `spec` (whose forward() returns `expression`-compatible
 // code), or why the recipe does not apply (kUnavailable).
+// A recipe's kernel for `spec` at `setting`, or why the recipe does not apply (kUnavailable).
 // `knobs_used` (when given) receives the names of the knobs that change this task's kernel.
 Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting& setting,
                                       std::vector<std::string>* knobs_used = nullptr);
+Result<std::string> RenderReduction(const TaskSpec& spec, const RecipeSetting& setting,
+                                    std::vector<std::string>* knobs_used = nullptr);
+
+// The definitions of evk_exp, evk_expm1, evk_tanh and evk_erf for code that calls them
+// (none when `cpp` calls none): the C library's, or with `fast` vectorisable approximations.
+std::string MathPreamble(bool fast, const std::string& cpp);
 
 }  // namespace builtin
 }  // namespace evokernel

@@ -308,7 +308,7 @@ class Parser {
     if (std::find(inputs_.begin(), inputs_.end(), name) != inputs_.end()) {
       value = name + "[evk_i]";
     } else {
-      std::string key = name.rfind("self.", 0) == 0 ? name.substr(5) : name;
+      const std::string& key = name;
       if (!constants_.is_object() || !constants_.contains(key) || !constants_[key].is_number())
         return Unimplemented(fmt::format("forward reads {}, which is neither a tensor argument nor a numeric module "
                                          "constant of the task file",
@@ -338,6 +338,52 @@ Result<ElementwiseExpr> TranslateElementwise(std::string_view source, const std:
   Parser p(std::move(toks), inputs, constants, out);
   EVK_ASSIGN_OR_RETURN(out.cpp, p.Parse());
   return out;
+}
+
+nlohmann::json ExpressionScope(std::string_view src, const nlohmann::json& init_inputs,
+                               const nlohmann::json& constants) {
+  nlohmann::json scope = nlohmann::json::object();
+  if (constants.is_object())
+    for (const auto& [k, v] : constants.items())
+      if (v.is_number()) scope[k] = v;
+  const size_t def = src.find("def __init__(");
+  if (def == std::string_view::npos) return scope;
+  const size_t close = src.find(')', def);
+  if (close == std::string_view::npos) return scope;
+  std::vector<std::string> params;
+  for (std::string_view p : SplitString(src.substr(def + 13, close - def - 13), ',')) {
+    std::string name = Trim(p.substr(0, p.find_first_of(":=")));
+    if (!name.empty() && name != "self" && name[0] != '*') params.push_back(name);
+  }
+  // `self.A = B` lines of __init__'s body (up to the next def).
+  const size_t end = std::min(src.size(), src.find("\n    def ", close));
+  size_t pos = close;
+  while (pos < end) {
+    size_t eol = src.find('\n', pos);
+    if (eol == std::string_view::npos || eol > end) eol = end;
+    std::string_view line = TrimView(src.substr(pos, eol - pos));
+    pos = eol + 1;
+    if (line.rfind("self.", 0) != 0) continue;
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos || (eq + 1 < line.size() && line[eq + 1] == '=')) continue;
+    const std::string attr = Trim(line.substr(0, eq));
+    const std::string value = Trim(line.substr(eq + 1));
+    if (attr.find_first_of(" ([") != std::string::npos) continue;
+    if (auto it = std::find(params.begin(), params.end(), value); it != params.end()) {
+      const size_t k = static_cast<size_t>(it - params.begin());
+      if (init_inputs.is_array() && k < init_inputs.size() && init_inputs[k].is_number()) scope[attr] = init_inputs[k];
+    } else if (scope.contains(value)) {
+      scope[attr] = scope[value];
+    } else {
+      try {
+        size_t used = 0;
+        double d = std::stod(value, &used);
+        if (used == value.size()) scope[attr] = d;
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  return scope;
 }
 
 Result<ForwardReturn> FindForwardReturn(std::string_view src) {

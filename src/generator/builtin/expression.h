@@ -27,11 +27,18 @@ struct ElementwiseExpr {
 };
 
 // Translates `source`, the text of a forward() return expression, where `inputs` names the
-// tensor arguments (each becomes `<name>[evk_i]`) and `constants` holds the values `self.NAME` and
-// bare names resolve to. kUnavailable with the reason for what the translator does not
+// tensor arguments (each becomes `<name>[evk_i]`) and `constants` holds the values of the other
+// names (ExpressionScope: "self.NAME" keys for attributes, bare keys for module constants). kUnavailable with the reason for what the translator does not
 // cover; kInvalidArgument for text that is not an expression.
 Result<ElementwiseExpr> TranslateElementwise(std::string_view source, const std::vector<std::string>& inputs,
                                              const nlohmann::json& constants);
+
+// The names a forward() expression may read besides its tensors: "self.NAME" for attributes
+// __init__ sets from its parameters (bound to the task's init inputs, in order), from numbers or
+// from module constants; bare NAME for the file's numeric module constants. An attribute
+// __init__ sets in any other way is left out (reading it is then refused).
+nlohmann::json ExpressionScope(std::string_view task_source, const nlohmann::json& init_inputs,
+                               const nlohmann::json& constants);
 
 // The expression forward() returns in a KernelBench task file, and its tensor parameter names;
 // kUnavailable when forward() does more than return one expression.
