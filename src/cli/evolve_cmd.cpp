@@ -94,11 +94,14 @@ class EvolveCommandImpl : public EvolveCommand {
                 << " left behind by evokernel processes that died\n";
     // The model endpoint first: without one, say exactly what to configure. The built-in
     // generator needs none (for a resumed run, the recorded method decides).
+    fs::path runs_dir = runs_dir_.empty() ? DefaultRunsDir() : fs::path(runs_dir_);
+    std::unique_ptr<RunRecord> record;
     std::string method = method_;
     if (!resume_.empty()) {
-      auto r = RunRecord::Open(runs_dir_.empty() ? DefaultRunsDir() : fs::path(runs_dir_), resume_);
+      auto r = RunRecord::Open(runs_dir, resume_);
       if (!r.ok()) return Fail(r.status());
-      method = (*r)->config().value("method", method_);
+      record = std::move(*r);
+      method = record->config().value("method", method_);
     }
     const bool needs_model = method != MethodName(Method::kBuiltin);
     Result<ProviderConfig> pc = ProviderConfig{};
@@ -115,14 +118,9 @@ class EvolveCommandImpl : public EvolveCommand {
     auto backend = MakeBackend(backend_);
     if (!backend.ok()) return Fail(backend.status());
 
-    fs::path runs_dir = runs_dir_.empty() ? DefaultRunsDir() : fs::path(runs_dir_);
     EvolveConfig cfg;
-    std::unique_ptr<RunRecord> record;
     std::vector<TaskRef> tasks;
-    if (!resume_.empty()) {
-      auto r = RunRecord::Open(runs_dir, resume_);
-      if (!r.ok()) return Fail(r.status());
-      record = std::move(*r);
+    if (record) {
       auto st = ConfigFromRecord(record->config(), cfg, tasks);
       if (!st.ok()) return Fail(st.WithContext((record->dir() / "config.json").string()));
       for (const auto& line : IgnoredOnResume(cfg, tasks.size()))

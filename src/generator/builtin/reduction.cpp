@@ -191,7 +191,7 @@ Result<std::string> RenderReduction(const TaskSpec& spec, const RecipeSetting& s
       "{}"
       "}}\n",
       setting.Line(), out->name, fr.expression, outer, len, inner,
-      uses_exp ? MathPreamble(fast_math != 0, "evk_exp(") : "", x, arg ? "int64_t" : "float", y, body);
+      MathPreamble(fast_math != 0, body), x, arg ? "int64_t" : "float", y, body);
 }
 
 }  // namespace evokernel::builtin
