@@ -528,7 +528,8 @@ TEST(Evolve, WithoutAModelSaysWhatToConfigure) {
   const std::string me = "." + std::to_string(getpid()) + "-";
   dead_name.replace(dead_name.find(me), me.size(), "." + std::to_string(child) + "-");
   fs::create_directories(sb.dir / "tmp" / dead_name);
-  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "1"}, 60,
+  // A method that needs a model, asked for by name, with none configured.
+  auto r = RunCli({"evolve", "--method", "evokernel", "--task", "level1/12_relu", "--budget", "1"}, 60,
                   {{"EVOKERNEL_BASE_URL", ""}, {"EVOKERNEL_MODEL", ""}, {"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()},
                    {"EVOKERNEL_CONFIG", ""}, {"TMPDIR", (sb.dir / "tmp").string()}});
   EXPECT_EQ(r.exit_code, 2);
@@ -537,6 +538,32 @@ TEST(Evolve, WithoutAModelSaysWhatToConfigure) {
   EXPECT_TRUE(fs::exists(*mine)) << "a live process's directory is kept";
   EXPECT_NE(r.err.find("left behind by evokernel processes that died"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(sb.dir / "runs")) << "no run is created without a model";
+}
+
+TEST(Evolve, WithoutAModelOrAMethodTheBuiltInGeneratorRunsAndSaysSo) {
+  Sandbox sb;
+  const std::map<std::string, std::string> env = {{"EVOKERNEL_BASE_URL", ""},
+                                                  {"EVOKERNEL_MODEL", ""},
+                                                  {"EVOKERNEL_PROVIDER", ""},
+                                                  {"EVOKERNEL_CONFIG", ""},
+                                                  {"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}};
+  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "1", "--json", "--timing-budget", "0.1"}, 600, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no LLM endpoint is configured"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("using the built-in generator (--method builtin)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("model none (built-in generator)"), std::string::npos) << r.err;
+  EXPECT_EQ(r.json["feasible_tasks"], 1) << r.out;
+  auto cfg = ReadFile(sb.RunDir() / "config.json");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(nlohmann::json::parse(*cfg)["method"], "builtin");
+  // A model named anywhere (here only the model's name, no URL) is a configuration: evolve
+  // uses it and says what is missing rather than quietly running without it.
+  auto env2 = env;
+  env2["EVOKERNEL_MODEL"] = "m";
+  auto m = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "1"}, 60, env2);
+  EXPECT_EQ(m.exit_code, 2) << m.err;
+  EXPECT_NE(m.err.find("no base URL is configured"), std::string::npos) << m.err;
+  EXPECT_EQ(m.err.find("built-in generator"), std::string::npos) << m.err;
 }
 
 TEST(Evolve, UnreachableEndpointFailsWithResumeHint) {

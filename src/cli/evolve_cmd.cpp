@@ -52,7 +52,8 @@ class EvolveCommandImpl : public EvolveCommand {
         ->envname("EVOKERNEL_TASKS_DIR");
     cmd_->add_option("--limit", limit_, "Run only the first N tasks of the curriculum (0: all)")->default_val(0);
     cmd_->add_option("--backend", backend_, "Target backend")->default_val("cpu");
-    cmd_->add_option("--method", method_, "evokernel (shared memory + values), passk, refine, or builtin (the built-in generator: no model)")->default_val("evokernel");
+    cmd_->add_option("--method", method_, "evokernel (shared memory + values), passk, refine, or builtin (the built-in generator: no model; the "
+                   "default when no model endpoint is configured)")->default_val("evokernel");
     cmd_->add_option("--retrieval", retrieval_, "Context selection: value, similarity, random, none")
         ->default_val("value");
     cmd_->add_option("--budget,-T", budget_, "Iterations per task (drafting and refining)")->default_val(30)
@@ -102,6 +103,16 @@ class EvolveCommandImpl : public EvolveCommand {
       if (!r.ok()) return Fail(r.status());
       record = std::move(*r);
       method = record->config().value("method", method_);
+    } else if (cmd_->get_option("--method")->count() == 0) {
+      // No --method: a model when one is configured, else the built-in generator, said so.
+      auto configured = EndpointConfigured(provider_opts_);
+      if (!configured.ok()) return Fail(configured.status());
+      if (!*configured) {
+        method = method_ = MethodName(Method::kBuiltin);
+        std::cerr << "evokernel: no LLM endpoint is configured (EVOKERNEL_BASE_URL and EVOKERNEL_MODEL, or --config): "
+                     "using the built-in generator (--method builtin), which writes kernels from recipes, no model. "
+                     "docs/providers.md says how to use a model.\n";
+      }
     }
     const bool needs_model = method != MethodName(Method::kBuiltin);
     Result<ProviderConfig> pc = ProviderConfig{};

@@ -130,15 +130,31 @@ void AddProviderOptions(CLI::App* app, ProviderCliOptions& o) {
   app->add_option("--model", o.model, "Model name (default: $EVOKERNEL_MODEL, else the config's)");
 }
 
-Result<ProviderConfig> ResolveProviderConfig(const ProviderCliOptions& o) {
+namespace {
+
+// The config file, then EVOKERNEL_* variables, then the flags; not yet validated.
+Result<ProviderConfig> MergeProviderConfig(const ProviderCliOptions& o) {
   EVK_ASSIGN_OR_RETURN(ProviderConfig c, LoadProviderConfig(o.config_file));
   if (!o.provider.empty())
     EVK_RETURN_IF_ERROR(SetProviderField(c, "kind", o.provider, "--provider"));
   if (!o.base_url.empty())
     EVK_RETURN_IF_ERROR(SetProviderField(c, "base_url", o.base_url, "--base-url"));
   if (!o.model.empty()) EVK_RETURN_IF_ERROR(SetProviderField(c, "model", o.model, "--model"));
+  return c;
+}
+
+}  // namespace
+
+Result<ProviderConfig> ResolveProviderConfig(const ProviderCliOptions& o) {
+  EVK_ASSIGN_OR_RETURN(ProviderConfig c, MergeProviderConfig(o));
   EVK_RETURN_IF_ERROR(c.Validate());
   return c;
+}
+
+Result<bool> EndpointConfigured(const ProviderCliOptions& o) {
+  if (!o.config_file.empty() || !o.provider.empty() || !o.base_url.empty() || !o.model.empty()) return true;
+  EVK_ASSIGN_OR_RETURN(ProviderConfig c, MergeProviderConfig(o));
+  return !(c.kind == "openai" && c.base_url.empty() && c.model.empty());
 }
 
 std::unique_ptr<LlmCommand> LlmCommand::Add(CLI::App& app) {

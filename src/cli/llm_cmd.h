@@ -29,6 +29,11 @@ void AddProviderOptions(CLI::App* app, ProviderCliOptions& o);
 // kInvalidArgument saying exactly what to configure when no endpoint or model is set.
 Result<ProviderConfig> ResolveProviderConfig(const ProviderCliOptions& o);
 
+// Whether the user configured a model endpoint at all (a config file, a provider flag, or an
+// EVOKERNEL_PROVIDER / _BASE_URL / _MODEL variable): false means nothing names one, so a
+// command may fall back to what needs no model. A broken configuration is an error, never false.
+Result<bool> EndpointConfigured(const ProviderCliOptions& o);
+
 class LlmCommand {
  public:
   // Registers `llm` and its subcommands on `app`; the result holds the parsed options and must
