@@ -166,6 +166,53 @@ TEST(ExportFormat, RefusesBadFilesWithFileAndLine) {
   }
 }
 
+// Per-state values travel with their item; an item without them writes no "state_values" field,
+// so exports of banks without state values read as before.
+TEST(ExportFormat, StateValuesRoundTripAndAreValidated) {
+  std::vector<MemoryItem> items = SomeItems();
+  items[0].state_values = {{Stage::kDraft, "matmul", 0.36, 2, 1700000000100},
+                           {Stage::kRefine, "gemm_fusion", -0.25, 7, 1700000000200}};
+  const std::string text = Export(items);
+  auto parsed = Parse(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->items.size(), 3u);
+  EXPECT_EQ(parsed->items[0].state_values, items[0].state_values);
+  EXPECT_EQ(parsed->items[0].ToJson(), items[0].ToJson());
+  EXPECT_FALSE(items[1].ToJson().contains("state_values"));
+  EXPECT_TRUE(parsed->items[1].state_values.empty());
+
+  const std::string header = R"({"evokernel_memory_export":1})";
+  auto with = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json j = items[0].ToJson();
+    edit(j);
+    return header + "\n" + j.dump() + "\n";
+  };
+  struct Case {
+    std::string name, text, message;
+  };
+  const std::vector<Case> cases = {
+      {"not an array", with([](auto& j) { j["state_values"] = 1; }),
+       "bank.jsonl:2: field 'state_values': expected an array, got number"},
+      {"stage any", with([](auto& j) { j["state_values"][0]["stage"] = "any"; }),
+       "bank.jsonl:2: field 'state_values[0].stage': must be draft or refine, got 'any'"},
+      {"empty state", with([](auto& j) { j["state_values"][1]["state"] = ""; }),
+       "bank.jsonl:2: field 'state_values[1].state': must not be empty"},
+      {"q not a number", with([](auto& j) { j["state_values"][0]["q"] = "x"; }),
+       "bank.jsonl:2: field 'state_values[0].q': expected a number, got string"},
+      {"negative visits", with([](auto& j) { j["state_values"][0]["visits"] = -1; }),
+       "bank.jsonl:2: field 'state_values[0].visits': -1 is outside [0, 9223372036854775807]"},
+      {"unknown field", with([](auto& j) { j["state_values"][0]["extra"] = 1; }),
+       "bank.jsonl:2: unknown field 'state_values[0].extra'"},
+      {"duplicate", with([](auto& j) { j["state_values"][1] = j["state_values"][0]; }),
+       "bank.jsonl:2: field 'state_values[1]': duplicate value for stage draft, state 'matmul'"},
+  };
+  for (const auto& c : cases) {
+    auto r = Parse(c.text);
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_EQ(r.status().message(), c.message + "; nothing was imported") << c.name;
+  }
+}
+
 TEST(ExportFormat, AFailedStreamIsAnError) {
   std::ostringstream out;
   out.setstate(std::ios::badbit);

@@ -1309,6 +1309,234 @@ TEST(Retrieve, KnowledgeSlotsPlusValueSelectedExperience) {
   EXPECT_FALSE(ChooseStartPoint(*store, "mm2", "cpu", RetrievalPolicy::kValue, c, rng)->has_value());
 }
 
+// ------------------------------------------------------------------------------- value scopes
+
+TEST(ValueScope, NamesAndStateSimilarity) {
+  EXPECT_EQ(*ParseValueScope("item"), ValueScope::kItem);
+  EXPECT_EQ(*ParseValueScope("category"), ValueScope::kCategory);
+  EXPECT_EQ(*ParseValueScope("neighbourhood"), ValueScope::kNeighbourhood);
+  EXPECT_EQ(*ParseValueScope("neighborhood"), ValueScope::kNeighbourhood);
+  EXPECT_EQ(ParseValueScope("task").status().code(), StatusCode::kInvalidArgument);
+  for (auto s : {ValueScope::kItem, ValueScope::kCategory, ValueScope::kNeighbourhood})
+    EXPECT_EQ(*ParseValueScope(ValueScopeName(s)), s);
+  EXPECT_EQ(MemoryConfig().value_scope, ValueScope::kCategory);
+  MemoryConfig bad;
+  bad.neighbour_prior = 0;
+  EXPECT_NE(bad.Validate().message().find("neighbour_prior"), std::string::npos);
+
+  EXPECT_EQ(StateSimilarity("activation", "activation"), 1.0);
+  EXPECT_EQ(StateSimilarity("conv_fusion", "convolution"), 0.5);
+  EXPECT_EQ(StateSimilarity("gemm_fusion", "matmul"), 0.5);
+  EXPECT_EQ(StateSimilarity("conv_fusion", "cnn"), 0.5);
+  EXPECT_EQ(StateSimilarity("conv_fusion", "gemm_fusion"), 0.0);  // "fusion" alone says nothing
+  EXPECT_EQ(StateSimilarity("other_fusion", "conv_fusion"), 0.0);
+  EXPECT_EQ(StateSimilarity("pooling", "normalization"), 0.0);
+  EXPECT_EQ(StateSimilarity("foo", "bar"), 0.0);
+  EXPECT_EQ(StateOf(Sig({"relu"}, " activation ")), "activation");
+}
+
+// An item that helped category A and hurt category B, against a neutral one: `category` ranks it
+// first for A and last for B; `item` ranks it the same for both (by its one global value).
+TEST(ValueScope, CategoryRanksByTheTasksCategoryItemDoesNot) {
+  TempBank bank;
+  auto store = bank.Open();
+  const std::string x = *store->Insert(Item(ItemKind::kTrace, Stage::kDraft, Sig({"relu"}, "activation", "x"), "x"));
+  const std::string y = *store->Insert(Item(ItemKind::kTrace, Stage::kDraft, Sig({"relu"}, "activation", "y"), "y"));
+  // x: three failures in reduction tasks, then three successes in activation tasks.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->ApplyUpdates({{x, Stage::kDraft, -1.0, 0.2, "reduction"}}).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->ApplyUpdates({{x, Stage::kDraft, 1.0, 0.2, "activation"}}).ok());
+  const MemoryItem gx = *store->Get(x);
+  // Global value: the six updates in order, exactly as before state values existed.
+  double global = 0;
+  for (double r : {-1, -1, -1, 1, 1, 1}) global = UpdatedQ(global, r, 0.2);
+  EXPECT_DOUBLE_EQ(gx.q_draft, global);
+  EXPECT_EQ(gx.visits_draft, 6);
+  ASSERT_EQ(gx.state_values.size(), 2u);
+  EXPECT_EQ(gx.state_values[0].state, "activation");  // sorted by stage, then state
+  EXPECT_EQ(gx.state_values[0].visits, 3);
+  EXPECT_EQ(gx.state_values[1].state, "reduction");
+  EXPECT_EQ(gx.state_values[1].visits, 3);
+  // reduction started from the global value 0; activation from the global value it met (-0.488).
+  EXPECT_DOUBLE_EQ(gx.FindStateValue(Stage::kDraft, "reduction")->q, -0.488);
+  double act = -0.488;
+  for (int i = 0; i < 3; ++i) act = UpdatedQ(act, 1, 0.2);
+  EXPECT_DOUBLE_EQ(gx.FindStateValue(Stage::kDraft, "activation")->q, act);
+  EXPECT_DOUBLE_EQ(act, global);  // the last updates were all activation
+  EXPECT_EQ(gx.FindStateValue(Stage::kRefine, "activation"), nullptr);
+  EXPECT_TRUE(store->Get(y)->state_values.empty());
+
+  MemoryConfig c;
+  c.epsilon = 0;
+  c.n = 1;
+  c.knowledge_slots = 0;
+  auto top = [&](ValueScope scope, const std::string& category) {
+    c.value_scope = scope;
+    std::mt19937_64 rng(1);
+    auto ctx = RetrieveContext(*store, Sig({"relu"}, category, "new"), "cpu", Stage::kDraft, RetrievalPolicy::kValue,
+                               c, rng);
+    EXPECT_TRUE(ctx.ok()) << ctx.status().ToString();
+    EXPECT_EQ(ctx->pool_size, 2u);
+    return ctx->experience.at(0).item.id;
+  };
+  EXPECT_EQ(top(ValueScope::kCategory, "activation"), x);
+  EXPECT_EQ(top(ValueScope::kCategory, "reduction"), y);
+  EXPECT_EQ(top(ValueScope::kItem, "activation"), x);
+  EXPECT_EQ(top(ValueScope::kItem, "reduction"), x);
+  // A category x has not met: its global value, as under `item`.
+  EXPECT_EQ(top(ValueScope::kCategory, "scan"), x);
+  // Neighbourhood with a well-visited state agrees with category here.
+  EXPECT_EQ(top(ValueScope::kNeighbourhood, "activation"), x);
+  EXPECT_EQ(top(ValueScope::kNeighbourhood, "reduction"), y);
+
+  // A failing batch changes no state value either.
+  EXPECT_EQ(store->ApplyUpdates({{x, Stage::kDraft, 1.0, 0.2, "scan"}, {"m-missing", Stage::kDraft, 1.0, 0.2, "scan"}})
+                .code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store->Get(x)->state_values.size(), 2u);
+  EXPECT_EQ(store->Get(x)->visits_draft, 6);
+  EXPECT_EQ(store->ApplyUpdates({{x, Stage::kDraft, 1.0, 0.2, std::string("a\0b", 3)}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Stats()->state_values, 2);
+
+  // Start points resolve values the same way.
+  std::vector<MemoryItem> variants = {*store->Get(y), *store->Get(x)};
+  variants[1].q_refine = 0.5;
+  variants[1].state_values.push_back({Stage::kRefine, "reduction", -0.5, 4, 0});
+  c.value_scope = ValueScope::kItem;
+  std::mt19937_64 rng(1);
+  EXPECT_EQ(ChooseStartPoint(variants, RetrievalPolicy::kValue, c, rng, "reduction"), 1u);
+  c.value_scope = ValueScope::kCategory;
+  EXPECT_EQ(ChooseStartPoint(variants, RetrievalPolicy::kValue, c, rng, "reduction"), 0u);
+  EXPECT_EQ(ChooseStartPoint(variants, RetrievalPolicy::kValue, c, rng, "activation"), 1u);
+}
+
+TEST(ValueScope, NeighbourhoodBorrowsFromRelatedCategoriesAndShrinksToGlobal) {
+  MemoryItem m = Item(ItemKind::kTrace, Stage::kDraft, Sig({"conv2d"}, "convolution"));
+  m.q_draft = 0.1;
+  m.q_refine = -0.3;
+  m.state_values = {{Stage::kDraft, "convolution", 0.9, 20, 0}, {Stage::kDraft, "loss", -1.0, 1, 0}};
+  MemoryConfig c;  // alpha 0.2: horizon (2 - 0.2) / 0.2 = 9 visits; neighbour_prior 2
+  c.value_scope = ValueScope::kNeighbourhood;
+  // A related category: convolution's value at half weight, 9 capped visits -> 4.5 against 2.
+  EXPECT_NEAR(ScopedValue(m, Stage::kDraft, "conv_fusion", c), (2 * 0.1 + 4.5 * 0.9) / 6.5, 1e-12);
+  // The state itself, well visited: mostly its own value.
+  EXPECT_NEAR(ScopedValue(m, Stage::kDraft, "convolution", c), (2 * 0.1 + 9 * 0.9) / 11, 1e-12);
+  // Thin evidence (one visit) is shrunk toward the global value.
+  EXPECT_NEAR(ScopedValue(m, Stage::kDraft, "loss", c), (2 * 0.1 - 1.0) / 3, 1e-12);
+  // Nothing related: the global value exactly; likewise the other stage, with no state values.
+  EXPECT_EQ(ScopedValue(m, Stage::kDraft, "scan", c), 0.1);
+  EXPECT_EQ(ScopedValue(m, Stage::kRefine, "convolution", c), -0.3);
+  EXPECT_EQ(ScopedValue(m, Stage::kDraft, "", c), 0.1);
+  // category: the state's own value, or global when unmet; item: global always.
+  c.value_scope = ValueScope::kCategory;
+  EXPECT_EQ(ScopedValue(m, Stage::kDraft, "loss", c), -1.0);
+  EXPECT_EQ(ScopedValue(m, Stage::kDraft, "conv_fusion", c), 0.1);
+  EXPECT_EQ(ScopedValue(m, Stage::kAny, "convolution", c), 0.5 * (0.9 - 0.3));
+  c.value_scope = ValueScope::kItem;
+  EXPECT_EQ(ScopedValue(m, Stage::kDraft, "convolution", c), 0.1);
+  EXPECT_EQ(ScopedValue(m, Stage::kAny, "convolution", c), StageValue(m, Stage::kAny));
+
+  // Selection: for a conv_fusion task, neighbourhood prefers the item that helped convolution
+  // over one with a better global value earned elsewhere; category (unmet: global) does not.
+  MemoryItem other = Item(ItemKind::kTrace, Stage::kDraft, Sig({"relu"}, "activation"));
+  other.id = "other";
+  other.q_draft = 0.4;
+  other.state_values = {{Stage::kDraft, "activation", 0.4, 9, 0}};
+  m.id = "conv";
+  std::vector<ScoredItem> pool = {{other, 0.5}, {m, 0.5}};
+  c.n = 1;
+  c.epsilon = 0;
+  std::mt19937_64 rng(3);
+  c.value_scope = ValueScope::kNeighbourhood;
+  EXPECT_EQ(SelectContext(pool, Stage::kDraft, RetrievalPolicy::kValue, c, rng, "conv_fusion")[0].item.id, "conv");
+  c.value_scope = ValueScope::kCategory;
+  EXPECT_EQ(SelectContext(pool, Stage::kDraft, RetrievalPolicy::kValue, c, rng, "conv_fusion")[0].item.id, "other");
+}
+
+TEST(ValueScope, StateValuesExportImportAndPrune) {
+  TempBank a, b;
+  auto sa = a.Open();
+  const std::string x = *sa->Insert(Item(ItemKind::kTrace, Stage::kDraft, Sig({"relu"}, "activation", "x"), "x"));
+  const std::string y = *sa->Insert(Item(ItemKind::kTrace, Stage::kDraft, Sig({"sum"}, "reduction", "y"), "y"));
+  ASSERT_TRUE(sa->ApplyUpdates({{x, Stage::kDraft, 1.0, 0.2, "activation"},
+                                {x, Stage::kRefine, -0.5, 0.2, "matmul"},
+                                {y, Stage::kDraft, -1.0, 0.2, "reduction"},
+                                {y, Stage::kDraft, 1.0, 0.2}})  // no state: the global value only
+                  .ok());
+  const MemoryItem before = *sa->Get(x);
+  ASSERT_EQ(before.state_values.size(), 2u);
+  fs::path file = a.dir() / "export.jsonl";
+  {
+    std::ofstream out(file);
+    ASSERT_EQ(*sa->Export(out), 2);
+  }
+  auto sb = b.Open();
+  auto r = sb->Import(file);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->added, 2);
+  EXPECT_EQ(testing::ExportedItems(*sb), testing::ExportedItems(*sa));
+  const MemoryItem after = *sb->Get(x);
+  EXPECT_EQ(after.state_values, before.state_values);
+  EXPECT_EQ(after.ToJson(), before.ToJson());
+  ASSERT_EQ(sb->Get(y)->state_values.size(), 1u);
+  EXPECT_EQ(sb->Stats()->state_values, 3);
+  // Learning goes on in the importing bank from the imported state values.
+  ASSERT_TRUE(sb->ApplyUpdates({{x, Stage::kDraft, 1.0, 0.2, "activation"}}).ok());
+  EXPECT_DOUBLE_EQ(sb->Get(x)->FindStateValue(Stage::kDraft, "activation")->q, UpdatedQ(0.2, 1, 0.2));
+  EXPECT_EQ(sb->Get(x)->FindStateValue(Stage::kDraft, "activation")->visits, 2);
+  // Importing again skips the items and their state values.
+  r = sb->Import(file);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->skipped, 2);
+  EXPECT_EQ(sb->Get(x)->FindStateValue(Stage::kDraft, "activation")->visits, 2);
+
+  // Pruning an item removes its state values.
+  PruneOptions p;
+  p.q_below = 0;
+  p.q_stage = Stage::kRefine;
+  EXPECT_EQ(*sb->Prune(p), 1);  // x: q_refine -0.1
+  EXPECT_EQ(sb->Get(x).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(sb->Stats()->state_values, 1);
+}
+
+TEST(Schema, VersionOneBankMigratesKeepingItsItemsAndValues) {
+  TempBank bank;
+  std::string before;
+  std::string id;
+  {
+    auto store = bank.Open();
+    ASSERT_TRUE(store->Insert(FullItem()).ok());
+    id = *store->Insert(Item(ItemKind::kTrace, Stage::kDraft, Sig({"relu"}, "activation", "t")));
+    ASSERT_TRUE(store->ApplyUpdates({{id, Stage::kDraft, 1.0, 0.2}}).ok());
+    before = testing::ExportedItems(*store);
+  }
+  // What version 1 wrote: the same tables without item_state_values.
+  SqlExec(bank.path(), "DROP TABLE item_state_values; UPDATE meta SET value='1' WHERE key='schema_version'");
+  SqlExec(bank.path(), "PRAGMA wal_checkpoint(TRUNCATE)");
+  ASSERT_EQ(SqlValue(bank.path(), "SELECT value FROM meta WHERE key='schema_version'"), "1");
+  StoreOptions ro;
+  ro.read_only = true;
+  auto refused = OpenSqliteStore(bank.path(), ro);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("needs migrating"), std::string::npos) << refused.status().message();
+
+  auto store = bank.Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(SqlValue(bank.path(), "SELECT value FROM meta WHERE key='schema_version'"),
+            std::to_string(CurrentSchemaVersion()));
+  EXPECT_EQ(CurrentSchemaVersion(), 2);
+  EXPECT_EQ(testing::ExportedItems(*store), before);
+  EXPECT_EQ(store->Stats()->items, 2);
+  EXPECT_EQ(store->Stats()->state_values, 0);
+  // The migrated bank learns state values; the global value goes on from where it was.
+  ASSERT_TRUE(store->ApplyUpdates({{id, Stage::kDraft, 1.0, 0.2, "activation"}}).ok());
+  const MemoryItem m = *store->Get(id);
+  EXPECT_DOUBLE_EQ(m.q_draft, 0.36);
+  ASSERT_EQ(m.state_values.size(), 1u);
+  EXPECT_DOUBLE_EQ(m.state_values[0].q, 0.36);  // started from the global 0.2
+  EXPECT_EQ(m.state_values[0].visits, 1);
+}
+
 // ------------------------------------------------------------------------------- HTTP embedder
 
 // An embeddings endpoint on 127.0.0.1 whose reply the test chooses.

@@ -167,7 +167,23 @@ nlohmann::json MemoryItem::ToJson() const {
                       {"run_id", run_id},
                       {"signature", signature.ToJson()}};
   if (latency_ms) j["latency_ms"] = *latency_ms;
+  if (!state_values.empty()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& v : state_values)
+      a.push_back({{"stage", std::string(StageName(v.stage))},
+                   {"state", v.state},
+                   {"q", v.q},
+                   {"visits", v.visits},
+                   {"updated_at", v.updated_at}});
+    j["state_values"] = std::move(a);
+  }
   return j;
+}
+
+const StateValue* MemoryItem::FindStateValue(Stage stage, std::string_view state) const {
+  for (const auto& v : state_values)
+    if (v.stage == stage && v.state == state) return &v;
+  return nullptr;
 }
 
 Result<MemoryItem> MemoryItem::FromJson(const nlohmann::json& j) {
@@ -207,6 +223,33 @@ Result<MemoryItem> MemoryItem::FromJson(const nlohmann::json& j) {
     if (!parsed.ok()) return parsed.status();
     m.signature = std::move(parsed).value();
   }
+  if (const nlohmann::json* sv = f.Take("state_values")) {
+    if (!sv->is_array()) return f.Error("state_values", std::string("expected an array, got ") + sv->type_name());
+    std::set<std::pair<Stage, std::string>> seen;
+    for (size_t i = 0; i < sv->size(); ++i) {
+      const std::string where = "state_values[" + std::to_string(i) + "]";
+      FieldReader e((*sv)[i], where);
+      EVK_RETURN_IF_ERROR(e.status());
+      StateValue v;
+      std::string vstage;
+      EVK_RETURN_IF_ERROR(e.String("stage", vstage, /*required=*/true));
+      auto st = ParseStage(vstage);
+      if (!st.ok() || *st == Stage::kAny) return e.Error("stage", "must be draft or refine, got '" + vstage + "'");
+      v.stage = *st;
+      EVK_RETURN_IF_ERROR(e.String("state", v.state, /*required=*/true));
+      if (v.state.empty()) return e.Error("state", "must not be empty");
+      EVK_RETURN_IF_ERROR(e.Number("q", v.q, /*required=*/true));
+      EVK_RETURN_IF_ERROR(e.Int("visits", v.visits, 0, kMax, /*required=*/true));
+      EVK_RETURN_IF_ERROR(e.Int("updated_at", v.updated_at, 0, kMax));
+      EVK_RETURN_IF_ERROR(e.Finish());
+      if (!seen.insert({v.stage, v.state}).second)
+        return InvalidArgument("field '" + where + "': duplicate value for stage " + vstage + ", state '" + v.state + "'");
+      m.state_values.push_back(std::move(v));
+    }
+    std::sort(m.state_values.begin(), m.state_values.end(), [](const StateValue& a, const StateValue& b) {
+      return a.stage != b.stage ? a.stage < b.stage : a.state < b.state;
+    });
+  }
   EVK_RETURN_IF_ERROR(f.Finish());
   return m;
 }
@@ -222,7 +265,8 @@ nlohmann::json BankStats::ToJson() const {
           {"items", items},           {"by_kind", by_kind},
           {"by_backend", by_backend}, {"by_stage", by_stage},
           {"by_outcome", by_outcome}, {"q_draft", q_draft.ToJson()},
-          {"q_refine", q_refine.ToJson()}, {"file_bytes", file_bytes}};
+          {"q_refine", q_refine.ToJson()}, {"file_bytes", file_bytes},
+          {"state_values", state_values}};
 }
 
 fs::path DefaultBankPath() {

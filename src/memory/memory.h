@@ -82,6 +82,18 @@ std::string NormaliseOpName(std::string_view name);
 // params, then outputs); text = description + docstring.
 TaskSignature SignatureFromSpec(const TaskSpec& spec, std::string_view backend);
 
+// The value of an item in one coarse state s of Q(s, m) (method.md): the task's category, for one
+// stage. Learned alongside the item's global value by every update that names a state
+// (ValueUpdate::state); which of the two retrieval uses is the value scope (values.h).
+struct StateValue {
+  Stage stage = Stage::kDraft;  // kDraft or kRefine
+  std::string state;            // the category of the tasks whose rewards made it ("matmul")
+  double q = 0;
+  int64_t visits = 0;
+  int64_t updated_at = 0;  // unix ms
+  bool operator==(const StateValue&) const = default;
+};
+
 struct MemoryItem {
   std::string id;  // assigned on insert when empty: "m-" + 16 random hex digits
   ItemKind kind = ItemKind::kTrace;
@@ -100,7 +112,15 @@ struct MemoryItem {
   int64_t visits_draft = 0, visits_refine = 0;
   int64_t created_at = 0, updated_at = 0;  // unix ms; 0 on insert means "now"
   std::string model, run_id;               // provenance
+  // Per-state values, sorted by stage then state; empty until an update names a state. Filled by
+  // every read of the store (Get, List, Recall, Export); inserted with the item (Import).
+  std::vector<StateValue> state_values;
 
+  // The state value of (stage, state), or null when the item has not met that state.
+  const StateValue* FindStateValue(Stage stage, std::string_view state) const;
+
+  // "state_values" appears only when the item has some, so items without them read and write as
+  // before this field existed.
   nlohmann::json ToJson() const;
   // Validates every field: required kind, stage, backend and content; types; known kind and
   // stage names; finite numbers; non-negative visits; no unknown fields. The error names the
@@ -114,11 +134,20 @@ struct ScoredItem {
 };
 
 // Q <- Q + alpha * (reward - Q) and visits + 1, for `stage` (kDraft or kRefine) of item `id`.
+// When `state` is set (the task's category), the item's value in that state is updated the same
+// way in the same transaction; a state the item has not met starts from the item's global value
+// before this update (what a `category` scope ranked it by), so its first value is the global
+// one after the update.
 struct ValueUpdate {
+  ValueUpdate() = default;
+  ValueUpdate(std::string id_, Stage stage_, double reward_, double alpha_, std::string state_ = {})
+      : id(std::move(id_)), stage(stage_), reward(reward_), alpha(alpha_), state(std::move(state_)) {}
+
   std::string id;
   Stage stage = Stage::kDraft;
   double reward = 0;
   double alpha = 0.2;
+  std::string state;  // empty: only the global value
 };
 
 struct RecallQuery {
@@ -159,6 +188,7 @@ struct BankStats {
   std::map<std::string, int64_t> by_kind, by_backend, by_stage, by_outcome;
   QSummary q_draft, q_refine;
   int64_t file_bytes = 0;  // database file plus its write-ahead log
+  int64_t state_values = 0;  // (item, stage, state) values held
   nlohmann::json ToJson() const;
 };
 

@@ -65,7 +65,7 @@ double StageValue(const MemoryItem& m, Stage stage) {
 }
 
 std::vector<ScoredItem> SelectContext(std::vector<ScoredItem> pool, Stage stage, RetrievalPolicy policy,
-                                      const MemoryConfig& config, std::mt19937_64& rng) {
+                                      const MemoryConfig& config, std::mt19937_64& rng, std::string_view state) {
   std::vector<ScoredItem> out;
   const size_t n = std::min(pool.size(), static_cast<size_t>(std::max(config.n, 0)));
   switch (policy) {
@@ -86,6 +86,8 @@ std::vector<ScoredItem> SelectContext(std::vector<ScoredItem> pool, Stage stage,
     case RetrievalPolicy::kValue: {
       std::vector<size_t> remaining(pool.size());
       for (size_t i = 0; i < remaining.size(); ++i) remaining[i] = i;
+      std::vector<double> value(pool.size());
+      for (size_t i = 0; i < pool.size(); ++i) value[i] = ScopedValue(pool[i].item, stage, state, config);
       for (size_t slot = 0; slot < n; ++slot) {
         size_t pick;
         if (Uniform01(rng) < config.epsilon) {
@@ -95,7 +97,7 @@ std::vector<ScoredItem> SelectContext(std::vector<ScoredItem> pool, Stage stage,
           for (size_t r = 1; r < remaining.size(); ++r) {
             const ScoredItem& a = pool[remaining[r]];
             const ScoredItem& b = pool[remaining[pick]];
-            double qa = StageValue(a.item, stage), qb = StageValue(b.item, stage);
+            double qa = value[remaining[r]], qb = value[remaining[pick]];
             if (qa > qb || (qa == qb && a.similarity > b.similarity)) pick = r;
           }
         }
@@ -109,16 +111,21 @@ std::vector<ScoredItem> SelectContext(std::vector<ScoredItem> pool, Stage stage,
 }
 
 std::optional<size_t> ChooseStartPoint(const std::vector<MemoryItem>& v, RetrievalPolicy policy,
-                                       const MemoryConfig& config, std::mt19937_64& rng) {
+                                       const MemoryConfig& config, std::mt19937_64& rng, std::string_view state) {
   if (v.empty()) return std::nullopt;
   switch (policy) {
     case RetrievalPolicy::kValue: {
       if (Uniform01(rng) < config.epsilon) return UniformIndex(rng, v.size());
+      auto q = [&](size_t i) { return ScopedValue(v[i], Stage::kRefine, state, config); };
       size_t best = 0;
-      for (size_t i = 1; i < v.size(); ++i)
-        if (v[i].q_refine > v[best].q_refine ||
-            (v[i].q_refine == v[best].q_refine && Latency(v[i]) < Latency(v[best])))
+      double best_q = q(0);
+      for (size_t i = 1; i < v.size(); ++i) {
+        const double qi = q(i);
+        if (qi > best_q || (qi == best_q && Latency(v[i]) < Latency(v[best]))) {
           best = i;
+          best_q = qi;
+        }
+      }
       return best;
     }
     case RetrievalPolicy::kRandom:
@@ -191,7 +198,8 @@ Result<std::vector<MemoryItem>> KnowledgeLookup(MemoryStore& store, const TaskSi
 
 Result<std::optional<MemoryItem>> ChooseStartPoint(MemoryStore& store, std::string_view task_id,
                                                    std::string_view backend, RetrievalPolicy policy,
-                                                   const MemoryConfig& config, std::mt19937_64& rng) {
+                                                   const MemoryConfig& config, std::mt19937_64& rng,
+                                                   std::string_view state) {
   ListFilter f;
   f.kind = ItemKind::kTrace;
   f.task_id = std::string(task_id);
@@ -199,7 +207,7 @@ Result<std::optional<MemoryItem>> ChooseStartPoint(MemoryStore& store, std::stri
   f.outcome = "feasible";
   f.order = ListOrder::kOldest;
   EVK_ASSIGN_OR_RETURN(auto variants, store.List(f));
-  auto pick = ChooseStartPoint(variants, policy, config, rng);
+  auto pick = ChooseStartPoint(variants, policy, config, rng, state);
   if (!pick) return std::optional<MemoryItem>();
   return std::optional<MemoryItem>(std::move(variants[*pick]));
 }
@@ -244,7 +252,7 @@ Result<RetrievedContext> RetrieveContext(MemoryStore& store, const TaskSignature
         pool.push_back({std::move(c), 1.0});
   }
   ctx.pool_size = pool.size();
-  ctx.experience = SelectContext(std::move(pool), stage, policy, config, rng);
+  ctx.experience = SelectContext(std::move(pool), stage, policy, config, rng, StateOf(task));
   return ctx;
 }
 

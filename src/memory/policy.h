@@ -38,20 +38,23 @@ double StageValue(const MemoryItem& item, Stage stage);
 
 // Chooses up to config.n items from `pool`, in the order chosen.
 //   value: for each slot, with probability epsilon a uniformly random remaining item, else the
-//          remaining item with the highest StageValue (ties: higher similarity, then earlier in
-//          the pool);
+//          remaining item with the highest value (ties: higher similarity, then earlier in the
+//          pool); the value is ScopedValue (values.h) for the task's `state` under
+//          config.value_scope, which for scope item or an empty state is StageValue;
 //   similarity: the n most similar (ties: earlier in the pool); random: n uniformly without
 //   replacement; none: nothing.
 std::vector<ScoredItem> SelectContext(std::vector<ScoredItem> pool, Stage stage, RetrievalPolicy policy,
-                                      const MemoryConfig& config, std::mt19937_64& rng);
+                                      const MemoryConfig& config, std::mt19937_64& rng,
+                                      std::string_view state = {});
 
 // Index of the start point for refining among a task's feasible variants; nullopt when empty.
-//   value: epsilon-greedy on q_refine (ties: lower latency, then earlier);
+//   value: epsilon-greedy on the refining value, ScopedValue(kRefine, state) (q_refine under
+//          scope item; ties: lower latency, then earlier);
 //   similarity and none: lowest latency_ms (variants without a latency last);
 //   random: uniform.
 std::optional<size_t> ChooseStartPoint(const std::vector<MemoryItem>& feasible_variants,
                                        RetrievalPolicy policy, const MemoryConfig& config,
-                                       std::mt19937_64& rng);
+                                       std::mt19937_64& rng, std::string_view state = {});
 
 // Knowledge notes for a task, by lookup: a note qualifies when one of its operators equals a
 // task operator (2 points) or that operator's family ("conv" for "conv2d", 1 point), or one of
@@ -66,10 +69,12 @@ std::vector<MemoryItem> KnowledgeLookup(const std::vector<MemoryItem>& knowledge
 Result<std::vector<MemoryItem>> KnowledgeLookup(MemoryStore& store, const TaskSignature& task,
                                                 std::string_view backend, Stage stage, int max_items);
 
-// A task's feasible variants (code traces with outcome "feasible") and the chosen start point.
+// A task's feasible variants (code traces with outcome "feasible") and the chosen start point;
+// `state` is the task's (StateOf).
 Result<std::optional<MemoryItem>> ChooseStartPoint(MemoryStore& store, std::string_view task_id,
                                                    std::string_view backend, RetrievalPolicy policy,
-                                                   const MemoryConfig& config, std::mt19937_64& rng);
+                                                   const MemoryConfig& config, std::mt19937_64& rng,
+                                                   std::string_view state = {});
 
 struct RetrievedContext {
   std::vector<MemoryItem> knowledge;    // knowledge slots
@@ -82,8 +87,9 @@ struct RetrievedContext {
 
 // One retrieval step: knowledge lookup, recall of K = lambda * N non-knowledge items of
 // `backend` for `stage`, plus (when refining from `start_point`) the start point's children as
-// pool members with similarity 1 (they descend from it), then selection by `policy`. The start
-// point itself is never part of the context (it is shown as the code to improve).
+// pool members with similarity 1 (they descend from it), then selection by `policy` with values
+// resolved for the task's state (StateOf(task), config.value_scope). The start point itself is
+// never part of the context (it is shown as the code to improve).
 Result<RetrievedContext> RetrieveContext(MemoryStore& store, const TaskSignature& task,
                                          std::string_view backend, Stage stage,
                                          RetrievalPolicy policy, const MemoryConfig& config,

@@ -85,6 +85,17 @@ CREATE TABLE normaliser(
   updated_at INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO meta(key, value) VALUES ('seq', '0'), ('generation', '0');
 )sql"},
+      {2, "per-state values: item_state_values",
+       R"sql(
+CREATE TABLE item_state_values(
+  item_id TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  state TEXT NOT NULL,
+  q REAL NOT NULL,
+  visits INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(item_id, stage, state)) WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }
@@ -452,6 +463,34 @@ class SqliteStore final : public MemoryStore {
     return m;
   }
 
+  // The item's per-state values, read in the caller's snapshot.
+  Status FillStateValues(MemoryItem& m) {
+    EVK_ASSIGN_OR_RETURN(Stmt st, Prepare("SELECT stage, state, q, visits, updated_at FROM item_state_values "
+                                          "WHERE item_id = ?1 ORDER BY stage, state"));
+    st.Bind(1, std::string_view(m.id));
+    m.state_values.clear();
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      StateValue v;
+      auto stage = ParseStage(st.Text(0));
+      if (!stage.ok() || *stage == Stage::kAny)
+        return IoError(where() + ": item " + m.id + " has a state value of unknown stage '" + st.Text(0) + "'");
+      v.stage = *stage;
+      v.state = st.Text(1);
+      v.q = st.Double(2);
+      v.visits = st.Int(3);
+      v.updated_at = st.Int(4);
+      m.state_values.push_back(std::move(v));
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : Sql(rc, "read the state values of item " + m.id);
+  }
+
+  Result<MemoryItem> ReadFullItem(const Stmt& st) {
+    EVK_ASSIGN_OR_RETURN(MemoryItem m, ReadItem(st));
+    EVK_RETURN_IF_ERROR(FillStateValues(m));
+    return m;
+  }
+
   Status RequireEmbedder(std::string_view what) const {
     if (embedder_) return Status::Ok();
     return InvalidArgument(fmt::format(
@@ -631,6 +670,12 @@ Result<std::vector<std::string>> SqliteStore::Prepared(std::vector<MemoryItem>& 
     if (m.latency_ms && !(std::isfinite(*m.latency_ms) && *m.latency_ms >= 0))
       return bad("latency_ms must be finite and >= 0");
     if (m.visits_draft < 0 || m.visits_refine < 0) return bad("visit counts must be >= 0");
+    for (const StateValue& v : m.state_values) {
+      if (v.stage == Stage::kAny) return bad("a state value's stage must be draft or refine");
+      if (v.state.empty() || v.state.size() > 256 || !ValidText(v.state))
+        return bad("a state value's state must be 1 to 256 bytes without NUL");
+      if (!std::isfinite(v.q) || v.visits < 0) return bad("state values must be finite with visits >= 0");
+    }
     if (m.signature.num_inputs > m.signature.shapes.size()) return bad("signature.num_inputs exceeds the shapes");
     for (const std::string* s : {&m.id, &m.title, &m.content, &m.outcome, &m.feedback, &m.parent_id,
                                  &m.model, &m.run_id, &m.backend})
@@ -710,6 +755,21 @@ Status SqliteStore::InsertPrepared(const std::vector<MemoryItem>& items, const s
     }
     ++seq;
     report.ids.push_back(m.id);
+    if (!m.state_values.empty()) {
+      EVK_ASSIGN_OR_RETURN(Stmt sv, Prepare("INSERT INTO item_state_values(item_id, stage, state, q, visits, updated_at) "
+                                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      for (const StateValue& v : m.state_values) {
+        sv.Bind(1, std::string_view(m.id));
+        sv.Bind(2, StageName(v.stage));
+        sv.Bind(3, std::string_view(v.state));
+        sv.Bind(4, v.q);
+        sv.Bind(5, v.visits);
+        sv.Bind(6, v.updated_at ? v.updated_at : m.updated_at);
+        rc = sv.Step();
+        sqlite3_reset(sv.get());
+        if (rc != SQLITE_DONE) return Sql(rc, "insert the state values of item " + m.id);
+      }
+    }
   }
   return SetMeta("seq", std::to_string(seq));
 }
@@ -723,12 +783,18 @@ Result<InsertReport> SqliteStore::InsertMany(std::vector<MemoryItem> items, bool
 }
 
 Result<MemoryItem> SqliteStore::Get(std::string_view id) {
-  EVK_ASSIGN_OR_RETURN(Stmt st, Prepare(std::string("SELECT ") + kItemColumns + " FROM items WHERE id = ?1"));
-  st.Bind(1, id);
-  int rc = st.Step();
-  if (rc == SQLITE_DONE) return NotFound(where() + " has no item '" + std::string(id) + "'");
-  if (rc != SQLITE_ROW) return Sql(rc, "read item " + std::string(id));
-  return ReadItem(st);
+  MemoryItem m;
+  Status st = ReadTxn("get", [&]() -> Status {
+    EVK_ASSIGN_OR_RETURN(Stmt row, Prepare(std::string("SELECT ") + kItemColumns + " FROM items WHERE id = ?1"));
+    row.Bind(1, id);
+    int rc = row.Step();
+    if (rc == SQLITE_DONE) return NotFound(where() + " has no item '" + std::string(id) + "'");
+    if (rc != SQLITE_ROW) return Sql(rc, "read item " + std::string(id));
+    EVK_ASSIGN_OR_RETURN(m, ReadFullItem(row));
+    return Status::Ok();
+  });
+  EVK_RETURN_IF_ERROR(st);
+  return m;
 }
 
 Status SqliteStore::ValidateUpdates(const std::vector<ValueUpdate>& updates) const {
@@ -739,6 +805,8 @@ Status SqliteStore::ValidateUpdates(const std::vector<ValueUpdate>& updates) con
       return InvalidArgument(where() + ": value update of item '" + u.id + "' has a non-finite reward");
     if (!(u.alpha > 0 && u.alpha <= 1))
       return InvalidArgument(fmt::format("{}: value update of item '{}' has alpha {} outside (0, 1]", where(), u.id, u.alpha));
+    if (u.state.size() > 256 || !ValidText(u.state))
+      return InvalidArgument(where() + ": value update of item '" + u.id + "' names a state longer than 256 bytes or with NUL");
   }
   return Status::Ok();
 }
@@ -779,6 +847,23 @@ Status SqliteStore::UpdatesInTxn(const std::vector<ValueUpdate>& updates) {
     for (const auto& u : updates) {
       std::string q = QColumn(u.stage);
       std::string visits = u.stage == Stage::kRefine ? "visits_refine" : "visits_draft";
+      if (!u.state.empty()) {
+        // The state's value first: a state the item has not met starts from the item's global
+        // value before this update, the value a category scope ranked it by.
+        EVK_ASSIGN_OR_RETURN(
+            Stmt sv, Prepare(fmt::format("INSERT INTO item_state_values(item_id, stage, state, q, visits, updated_at) "
+                                         "SELECT id, ?5, ?6, {0} + ?1 * (?2 - {0}), 1, ?3 FROM items WHERE id = ?4 "
+                                         "ON CONFLICT(item_id, stage, state) DO UPDATE SET q = q + ?1 * (?2 - q), "
+                                         "visits = visits + 1, updated_at = excluded.updated_at", q)));
+        sv.Bind(1, u.alpha);
+        sv.Bind(2, u.reward);
+        sv.Bind(3, now);
+        sv.Bind(4, std::string_view(u.id));
+        sv.Bind(5, StageName(u.stage));
+        sv.Bind(6, std::string_view(u.state));
+        int rc = sv.Step();
+        if (rc != SQLITE_DONE) return Sql(rc, "update the state value of item " + u.id);
+      }
       // Computed from the row's current value inside the write transaction: concurrent updates
       // from other processes are serialised and compose, none is lost.
       EVK_ASSIGN_OR_RETURN(Stmt st, Prepare(fmt::format("UPDATE items SET {0} = {0} + ?1 * (?2 - {0}), {1} = {1} + 1, "
@@ -891,7 +976,10 @@ Result<std::vector<ScoredItem>> SqliteStore::Recall(const RecallQuery& q) {
       return a.second < b.second;
     });
     if (scored.size() > static_cast<size_t>(q.k)) scored.resize(q.k);
-    for (auto& s : scored) out.push_back(std::move(s.first));
+    for (auto& s : scored) {
+      EVK_RETURN_IF_ERROR(FillStateValues(s.first.item));
+      out.push_back(std::move(s.first));
+    }
     return Status::Ok();
   });
   EVK_RETURN_IF_ERROR(st);
@@ -931,7 +1019,7 @@ Result<std::vector<MemoryItem>> SqliteStore::List(const ListFilter& f) {
     for (size_t i = 0; i < args.size(); ++i) s.Bind(static_cast<int>(i + 1), args[i]);
     int rc;
     while ((rc = s.Step()) == SQLITE_ROW) {
-      EVK_ASSIGN_OR_RETURN(MemoryItem m, ReadItem(s));
+      EVK_ASSIGN_OR_RETURN(MemoryItem m, ReadFullItem(s));
       out.push_back(std::move(m));
     }
     return rc == SQLITE_DONE ? Status::Ok() : Sql(rc, "list items");
@@ -974,6 +1062,10 @@ Result<BankStats> SqliteStore::Stats() {
       if (rc != SQLITE_DONE) return Sql(rc, "read values");
       (stage == Stage::kDraft ? s.q_draft : s.q_refine) = Summarise(std::move(values));
     }
+    EVK_ASSIGN_OR_RETURN(Stmt sv, Prepare("SELECT count(*) FROM item_state_values"));
+    int rc = sv.Step();
+    if (rc != SQLITE_ROW) return Sql(rc, "count state values");
+    s.state_values = sv.Int(0);
     return Status::Ok();
   });
   EVK_RETURN_IF_ERROR(st);
@@ -1021,7 +1113,7 @@ Result<int64_t> SqliteStore::Export(std::ostream& out) {
     EVK_ASSIGN_OR_RETURN(Stmt st, Prepare(std::string("SELECT ") + kItemColumns + " FROM items ORDER BY rid"));
     int rc;
     while ((rc = st.Step()) == SQLITE_ROW) {
-      EVK_ASSIGN_OR_RETURN(MemoryItem m, ReadItem(st));
+      EVK_ASSIGN_OR_RETURN(MemoryItem m, ReadFullItem(st));
       EVK_RETURN_IF_ERROR(writer.Item(m));
     }
     if (rc != SQLITE_DONE) return Sql(rc, "export items");
@@ -1087,6 +1179,11 @@ Result<int64_t> SqliteStore::Prune(const PruneOptions& o) {
     if (rc != SQLITE_DONE) return Sql(rc, "prune");
     count = sqlite3_changes(db_);
     if (count == 0) return Status::Ok();
+    // The removed items' state values go with them.
+    EVK_ASSIGN_OR_RETURN(Stmt orphans, Prepare("DELETE FROM item_state_values WHERE NOT EXISTS "
+                                               "(SELECT 1 FROM items WHERE items.id = item_state_values.item_id)"));
+    rc = orphans.Step();
+    if (rc != SQLITE_DONE) return Sql(rc, "prune state values");
     // Deletions are not visible to the incremental refresh: make every recall index reload.
     EVK_ASSIGN_OR_RETURN(int64_t generation, MetaInt("generation"));
     return SetMeta("generation", std::to_string(generation + 1));

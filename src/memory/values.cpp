@@ -1,7 +1,11 @@
 #include "memory/values.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <set>
+
+#include "common/strings.h"
 
 namespace evokernel::memory {
 
@@ -19,7 +23,89 @@ Status MemoryConfig::Validate() const {
   if (!(popart_sigma_floor > 0) || !std::isfinite(popart_sigma_floor))
     return bad("popart_sigma_floor", "must be > 0");
   if (knowledge_slots < 0) return bad("knowledge_slots", "must be >= 0");
+  if (!(neighbour_prior > 0) || !std::isfinite(neighbour_prior))
+    return bad("neighbour_prior", "must be > 0, got " + std::to_string(neighbour_prior));
   return Status::Ok();
+}
+
+std::string_view ValueScopeName(ValueScope s) {
+  switch (s) {
+    case ValueScope::kItem: return "item";
+    case ValueScope::kCategory: return "category";
+    case ValueScope::kNeighbourhood: return "neighbourhood";
+  }
+  return "unknown";
+}
+
+Result<ValueScope> ParseValueScope(std::string_view name) {
+  for (auto s : {ValueScope::kItem, ValueScope::kCategory, ValueScope::kNeighbourhood})
+    if (ValueScopeName(s) == name) return s;
+  if (name == "neighborhood") return ValueScope::kNeighbourhood;
+  return InvalidArgument("unknown value scope '" + std::string(name) + "' (expected item, category or neighbourhood)");
+}
+
+std::string StateOf(const TaskSignature& task) { return Trim(task.category); }
+
+namespace {
+
+std::set<std::string> CategoryWords(std::string_view c) {
+  std::set<std::string> out;
+  std::string w;
+  auto flush = [&] {
+    if (w.empty()) return;
+    if (w == "convolution" || w == "conv" || w == "cnn" || w.rfind("conv", 0) == 0) w = "conv";
+    else if (w == "matmul" || w == "gemm" || w == "linear" || w == "mlp") w = "gemm";
+    else if (w.find("norm") != std::string::npos) w = "norm";
+    else if (w.find("pool") != std::string::npos) w = "pool";
+    else if (w == "transformer" || w == "attention") w = "attention";
+    if (w != "fusion" && w != "fused" && w != "other" && w != "misc") out.insert(w);
+    w.clear();
+  };
+  for (char ch : c) {
+    if (ch == '_' || ch == '-' || ch == ',' || std::isspace(static_cast<unsigned char>(ch))) {
+      flush();
+    } else {
+      w += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+  }
+  flush();
+  return out;
+}
+
+double GlobalValue(const MemoryItem& m, Stage stage) { return stage == Stage::kRefine ? m.q_refine : m.q_draft; }
+
+}  // namespace
+
+double StateSimilarity(std::string_view a, std::string_view b) {
+  if (a == b) return 1.0;
+  std::set<std::string> wa = CategoryWords(a), wb = CategoryWords(b);
+  if (wa.empty() || wb.empty()) return 0.0;
+  size_t common = 0;
+  for (const auto& w : wa) common += wb.count(w);
+  size_t all = wa.size() + wb.size() - common;
+  return 0.5 * static_cast<double>(common) / static_cast<double>(all);
+}
+
+double ScopedValue(const MemoryItem& m, Stage stage, std::string_view state, const MemoryConfig& config) {
+  if (stage == Stage::kAny)
+    return 0.5 * (ScopedValue(m, Stage::kDraft, state, config) + ScopedValue(m, Stage::kRefine, state, config));
+  const double global = GlobalValue(m, stage);
+  if (config.value_scope == ValueScope::kItem || state.empty()) return global;
+  if (config.value_scope == ValueScope::kCategory) {
+    const StateValue* v = m.FindStateValue(stage, state);
+    return v && v->visits > 0 ? v->q : global;
+  }
+  const double horizon = (2.0 - config.alpha) / config.alpha;
+  double num = config.neighbour_prior * global, den = config.neighbour_prior;
+  for (const StateValue& v : m.state_values) {
+    if (v.stage != stage || v.visits <= 0) continue;
+    const double w = StateSimilarity(state, v.state);
+    if (w <= 0) continue;
+    const double n = w * std::min(static_cast<double>(v.visits), horizon);
+    num += n * v.q;
+    den += n;
+  }
+  return num / den;
 }
 
 double UpdatedQ(double q, double reward, double alpha) { return q + alpha * (reward - q); }

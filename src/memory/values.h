@@ -9,12 +9,26 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
 #include "memory/memory.h"
 
 namespace evokernel::memory {
+
+// Which value retrieval ranks an item by: how finely the state s of Q(s, m) is resolved
+// (method.md leaves it open; docs/memory.md, "Value scopes").
+//   item           the item's one global value per stage (before state values existed; ablation)
+//   category       its value in the task's category when it has met that category, else global
+//   neighbourhood  a visit- and similarity-weighted mean of its values in the task's category and
+//                  related categories, shrunk toward its global value when evidence is thin
+// Every scope learns the same values (each update names the task's category); only ranking
+// differs, so a bank built under one scope serves the others.
+enum class ValueScope { kItem, kCategory, kNeighbourhood };
+std::string_view ValueScopeName(ValueScope s);  // "item", "category", "neighbourhood"
+// Also accepts "neighborhood".
+Result<ValueScope> ParseValueScope(std::string_view name);
 
 // Hyper-parameters of the memory. The paper does not publish its values; these defaults are
 // evokernel's, with the reason for each. Every one is configurable.
@@ -48,10 +62,23 @@ struct MemoryConfig {
   // system), shown in addition to the N value-selected items. 2: the CPU notes are short and a
   // task rarely needs more than one API note and one pattern note.
   int knowledge_slots = 2;
+  // Which value ranks items (ValueScope). category: one item's help is often specific to a kind of
+  // task (a GEMM tiling note helps matmul and misleads a softmax), and a single value averages
+  // those apart; category is the coarsest state that separates them, it equals `item` exactly
+  // while a bank has seen one category, and a category an item has not met falls back to today's
+  // global value, so it is never less informed than `item`. neighbourhood borrows from related
+  // categories through a hand-made similarity (StateSimilarity) that is not yet measured, so it
+  // is opt-in.
+  ValueScope value_scope = ValueScope::kCategory;
+  // neighbourhood only: pseudo-visits of the global value in the estimate. 2: one or two
+  // updates in a state are not enough to overrule what all the item's other uses say, about five
+  // are (the state then holds over 70% of the weight).
+  double neighbour_prior = 2.0;
 
   int pool_size() const { return lambda * n; }
   // kInvalidArgument naming the first bad field: alpha in (0, 1], epsilon in [0, 1], n >= 1,
-  // lambda >= 1, finite initial_q, beta in (0, 1], floor > 0, knowledge_slots >= 0.
+  // lambda >= 1, finite initial_q, beta in (0, 1], floor > 0, knowledge_slots >= 0,
+  // neighbour_prior > 0.
   Status Validate() const;
 };
 
@@ -97,6 +124,30 @@ class PopArt {
 // One update per id, all with the same stage, reward and config.alpha.
 std::vector<ValueUpdate> ContextUpdates(const std::vector<std::string>& ids, Stage stage,
                                         double reward, const MemoryConfig& config);
+
+// The coarse state s of Q(s, m) for a task: its category, trimmed (empty when it has none: then
+// only the global value is learned and used).
+std::string StateOf(const TaskSignature& task);
+
+// How much an item's value in category `b` says about its value in category `a`, in [0, 1]: 1
+// for the same category; else 0.5 x the Jaccard overlap of the categories' canonical words
+// (split on '_', '-', ',' and spaces; convolution/conv/cnn -> conv, matmul/gemm/linear/mlp ->
+// gemm, normalization/norm -> norm, pooling/pool -> pool, transformer/attention -> attention;
+// "fusion", "other", "misc" carry no meaning and are dropped). So conv_fusion and convolution
+// share 0.5, gemm_fusion and matmul 0.5, conv_fusion and gemm_fusion 0, an unknown name only
+// itself. At most half: a related category is weaker evidence than the category itself.
+double StateSimilarity(std::string_view a, std::string_view b);
+
+// The value an item is ranked by at `stage` (kAny: the mean of draft and refine) for a task in
+// `state` under config.value_scope (see ValueScope). kItem, or an empty state: q_draft /
+// q_refine exactly. kCategory: the state's q when the item has met the state, else global.
+// kNeighbourhood, with g the global value, (q_i, n_i) the item's value and visits in state i of
+// this stage, w_i = StateSimilarity(state, i), H = (2 - alpha) / alpha (the effective sample
+// size of an exponential average with step alpha; more visits add no evidence about the current
+// value) and k = config.neighbour_prior:
+//     (k g + sum_i w_i min(n_i, H) q_i) / (k + sum_i w_i min(n_i, H))
+// An unmet state with no related one gets g; a well-visited state outweighs the global value.
+double ScopedValue(const MemoryItem& item, Stage stage, std::string_view state, const MemoryConfig& config);
 
 // Sets a new item's q_draft and q_refine to config.initial_q.
 void InitValues(MemoryItem& item, const MemoryConfig& config);
