@@ -35,7 +35,9 @@ nlohmann::json EvolveConfig::ToJson() const {
                         {"lambda", memory.lambda},
                         {"initial_q", memory.initial_q},
                         {"popart_beta", memory.popart_beta},
-                        {"knowledge_slots", memory.knowledge_slots}}},
+                        {"knowledge_slots", memory.knowledge_slots},
+                        {"value_scope", mem::ValueScopeName(memory.value_scope)},
+                        {"neighbour_prior", memory.neighbour_prior}}},
                       {"verify",
                        {{"correctness_trials", verify.correctness_trials},
                         {"hidden_trials", verify.hidden_trials},
@@ -66,6 +68,12 @@ Result<EvolveConfig> EvolveConfig::FromJson(const nlohmann::json& j) {
     cfg.memory.initial_q = m.at("initial_q").get<double>();
     cfg.memory.popart_beta = m.at("popart_beta").get<double>();
     cfg.memory.knowledge_slots = JsonInt<int>(m, "knowledge_slots");
+    // Runs recorded before value scopes ranked by the one global value: they resume that way.
+    cfg.memory.value_scope = mem::ValueScope::kItem;
+    if (m.contains("value_scope")) {
+      EVK_ASSIGN_OR_RETURN(cfg.memory.value_scope, mem::ParseValueScope(m.at("value_scope").get<std::string>()));
+    }
+    if (m.contains("neighbour_prior")) cfg.memory.neighbour_prior = m.at("neighbour_prior").get<double>();
     const auto& v = j.at("verify");
     cfg.verify.correctness_trials = JsonInt<int>(v, "correctness_trials");
     cfg.verify.hidden_trials = JsonInt<int>(v, "hidden_trials");
@@ -184,7 +192,7 @@ Status ApplyStep(RunRecord& record, mem::MemoryStore* store, const nlohmann::jso
       for (const auto& u : step.at("updates")) {
         EVK_ASSIGN_OR_RETURN(mem::Stage stage, mem::ParseStage(u.at("stage").get<std::string>()));
         updates.push_back({u.at("id").get<std::string>(), stage, u.at("reward").get<double>(),
-                           u.at("alpha").get<double>()});
+                           u.at("alpha").get<double>(), u.value("state", std::string())});
       }
       EVK_RETURN_IF_ERROR(store->Commit(std::move(items), updates).status());
       CrashPoint("commit");
@@ -222,6 +230,9 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
   Verifier verifier(sh.backend, **oracle, *spec, vo);
   const std::string contract = sh.backend.Contract(*spec);
   const mem::TaskSignature sig = mem::SignatureFromSpec(*spec, cfg.backend);
+  // The coarse state s of Q(s, m): every value update also updates the item's value in it, and
+  // retrieval resolves values for it under cfg.memory.value_scope.
+  const std::string state = mem::StateOf(sig);
   std::mt19937_64 rng(cfg.seed * 1000003 + index * 7919 + static_cast<uint64_t>(prog.iterations));
 
   const Generator::Traits& traits = sh.traits;
@@ -267,7 +278,8 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
     std::optional<mem::MemoryItem> start;
     if (traits.uses_bank) {
       if (stage == mem::Stage::kRefine) {
-        EVK_ASSIGN_OR_RETURN(start, mem::ChooseStartPoint(*store, ref.id, cfg.backend, cfg.retrieval, cfg.memory, rng));
+        EVK_ASSIGN_OR_RETURN(start, mem::ChooseStartPoint(*store, ref.id, cfg.backend, cfg.retrieval, cfg.memory, rng,
+                                                          state));
         if (!start) stage = mem::Stage::kDraft;  // the bank lost its variants: draft again
       }
       EVK_ASSIGN_OR_RETURN(mem::RetrievedContext ctx,
@@ -420,15 +432,17 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
         items.push_back(std::move(s));
       }
       std::vector<mem::ValueUpdate> updates;
-      for (const auto& id : shown) updates.push_back({id, stage, normalised, cfg.memory.alpha});
+      for (const auto& id : shown) updates.push_back({id, stage, normalised, cfg.memory.alpha, state});
       if (refining && start && std::find(shown.begin(), shown.end(), start->id) == shown.end())
-        updates.push_back({start->id, stage, normalised, cfg.memory.alpha});
+        updates.push_back({start->id, stage, normalised, cfg.memory.alpha, state});
       step["items"] = nlohmann::json::array();
       for (const auto& item : items) step["items"].push_back(item.ToJson());
       step["updates"] = nlohmann::json::array();
-      for (const auto& u : updates)
-        step["updates"].push_back({{"id", u.id}, {"stage", mem::StageName(u.stage)}, {"reward", u.reward},
-                                   {"alpha", u.alpha}});
+      for (const auto& u : updates) {
+        nlohmann::json uj = {{"id", u.id}, {"stage", mem::StageName(u.stage)}, {"reward", u.reward}, {"alpha", u.alpha}};
+        if (!u.state.empty()) uj["state"] = u.state;
+        step["updates"].push_back(std::move(uj));
+      }
       if (normaliser)
         step["normaliser"] = {{"count", normaliser->count}, {"mean", normaliser->mean}, {"mean_sq", normaliser->mean_sq}};
     }

@@ -124,7 +124,9 @@ Result<std::vector<double>> Simulate(const BenchRetrievalArgs& a, const World& w
       trace.reward = mem::DraftReward(ok);
       h[trace.id] = ok ? 0.25 : 0.0;
       std::vector<mem::ValueUpdate> updates;
-      for (const auto& id : ctx.ids()) updates.push_back({id, mem::Stage::kDraft, mem::DraftReward(ok), cfg.alpha});
+      // Like the agent: each update also names the task's category (the state of Q(s, m)).
+      for (const auto& id : ctx.ids())
+        updates.push_back({id, mem::Stage::kDraft, mem::DraftReward(ok), cfg.alpha, mem::StateOf(task)});
       EVK_RETURN_IF_ERROR(store->Commit({trace}, updates).status());
       if (ok) solved = it;
     }

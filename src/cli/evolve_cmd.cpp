@@ -79,6 +79,11 @@ class EvolveCommandImpl : public EvolveCommand {
     cmd_->add_option("--epsilon", memcfg_.epsilon, "Exploration rate of value selection")->default_val(memcfg_.epsilon);
     cmd_->add_option("--context-size,-N", memcfg_.n, "Memory items shown per step (N)")->default_val(memcfg_.n);
     cmd_->add_option("--lambda", memcfg_.lambda, "Recall pool multiplier (K = lambda * N)")->default_val(memcfg_.lambda);
+    cmd_->add_option("--value-scope", value_scope_,
+                     "Which value ranks items: item (one global value), category (the task's category, else "
+                     "global) or neighbourhood (related categories too, shrunk to global); docs/memory.md")
+        ->default_val(std::string(mem::ValueScopeName(memcfg_.value_scope)))
+        ->check(CLI::IsMember({"item", "category", "neighbourhood", "neighborhood"}));
     cmd_->add_flag("--no-llm-cache", no_cache_, "Do not cache model responses (default: cache under <cache dir>/llm)");
     cmd_->add_flag("--json", json_, "Print the run summary as JSON at the end");
     cmd_->add_flag("--quiet,-q", quiet_, "No per-iteration progress lines");
@@ -229,6 +234,7 @@ class EvolveCommandImpl : public EvolveCommand {
     EVK_ASSIGN_OR_RETURN(cfg.method, ParseMethod(method_));
     EVK_ASSIGN_OR_RETURN(cfg.retrieval, mem::ParseRetrievalPolicy(retrieval_));
     cfg.memory = memcfg_;
+    EVK_ASSIGN_OR_RETURN(cfg.memory.value_scope, mem::ParseValueScope(value_scope_));
     cfg.budget = budget_;
     cfg.seed = seed_;
     cfg.backend = backend_;
@@ -295,6 +301,9 @@ class EvolveCommandImpl : public EvolveCommand {
     differs("--epsilon", num(memcfg_.epsilon), num(cfg.memory.epsilon));
     differs("--context-size", std::to_string(memcfg_.n), std::to_string(cfg.memory.n));
     differs("--lambda", num(memcfg_.lambda), num(cfg.memory.lambda));
+    if (auto scope = mem::ParseValueScope(value_scope_); scope.ok())
+      differs("--value-scope", std::string(mem::ValueScopeName(*scope)),
+              std::string(mem::ValueScopeName(cfg.memory.value_scope)));
     return out;
   }
 
@@ -322,7 +331,7 @@ class EvolveCommandImpl : public EvolveCommand {
 
   CLI::App* cmd_ = nullptr;
   std::vector<std::string> suites_, task_ids_;
-  std::string tasks_dir_, backend_, method_, retrieval_, bank_, runs_dir_, resume_;
+  std::string tasks_dir_, backend_, method_, retrieval_, bank_, runs_dir_, resume_, value_scope_;
   int limit_ = 0, budget_ = 30, jobs_ = 1, threads_ = 1, trials_ = 5;
   int64_t max_tokens_ = 0;
   double max_cost_ = 0, max_wall_ = 0, timing_budget_ = VerifyOptions{}.timing_budget_s;

@@ -2,7 +2,7 @@
 //
 //   evokernel memory stats                       counts per kind/backend/stage/outcome, Q spread
 //   evokernel memory list [filters]              items, newest first (or by Q)
-//   evokernel memory show ID                     one item with its content
+//   evokernel memory show ID                     one item with its content and per-state values
 //   evokernel memory export [-o FILE]            JSONL (stdout by default)
 //   evokernel memory import FILE                 add a JSONL export's items (existing ids skipped)
 //   evokernel memory prune [criteria] [--dry-run]
@@ -223,6 +223,7 @@ class MemoryCommandImpl final : public MemoryCommand {
     std::cout << fmt::format("  outcome  {}\n", Counts(s->by_outcome));
     std::cout << fmt::format("Q draft    {}\n", QLine(s->q_draft));
     std::cout << fmt::format("Q refine   {}\n", QLine(s->q_refine));
+    std::cout << fmt::format("Q by state {} (item, stage, task category) value(s)\n", s->state_values);
     return 0;
   }
 
@@ -288,6 +289,16 @@ class MemoryCommandImpl final : public MemoryCommand {
     if (!m->parent_id.empty()) std::cout << fmt::format("parent     {}\n", m->parent_id);
     std::cout << fmt::format("Q draft    {:.4f} ({} updates)\nQ refine   {:.4f} ({} updates)\n", m->q_draft,
                              m->visits_draft, m->q_refine, m->visits_refine);
+    // Q(s, m) per state (the task categories whose rewards updated it); what --value-scope
+    // category and neighbourhood rank by.
+    if (m->state_values.empty()) {
+      std::cout << "Q by state none yet (no update named a task category)\n";
+    } else {
+      std::cout << "Q by state stage   state                    Q        updates\n";
+      for (const auto& v : m->state_values)
+        std::cout << fmt::format("           {:<7} {:<24} {:>7.4f}  {}\n", mem::StageName(v.stage), Clip(v.state, 24), v.q,
+                                 v.visits);
+    }
     if (!m->model.empty() || !m->run_id.empty())
       std::cout << fmt::format("provenance model {}, run {}\n", m->model.empty() ? "-" : m->model,
                                m->run_id.empty() ? "-" : m->run_id);
