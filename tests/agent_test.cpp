@@ -492,20 +492,36 @@ TEST(Evolve, TokenBudgetStopsTheRunAndResumeContinuesIt) {
   (*server)->SetDefault(wrong);
   Sandbox sb;
   auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "4", "--no-llm-cache", "--max-tokens", "2500",
-                   "--json"},
+                   "--json", "--value-scope", "item"},
                   600, sb.Env(**server));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_TRUE(r.json["stopped_by_budget"].get<bool>()) << r.out;
   EXPECT_NE(r.json["stop_reason"].get<std::string>().find("token budget"), std::string::npos);
   auto run = sb.RunDir();
   EXPECT_EQ(Iterations(run).size(), 2u) << "1500 tokens per call: the third call would pass 2500";
+  // The value scope is part of the run's config; every update also learns the value of the items
+  // shown in the task's category (whatever the scope ranks by), which `memory show` reports.
+  EXPECT_EQ(nlohmann::json::parse(*ReadFile(run / "config.json"))["memory"]["value_scope"], "item");
+  const auto shown = Iterations(run)[0]["items_used"];
+  ASSERT_FALSE(shown.empty());
+  const auto item = ShowItem(sb, shown[0].get<std::string>());
+  ASSERT_TRUE(item.contains("state_values")) << item.dump();
+  EXPECT_EQ(item["state_values"][0]["state"], "activation");
+  EXPECT_EQ(item["state_values"][0]["stage"], "draft");
+  EXPECT_EQ(item["state_values"][0]["visits"], item["visits_draft"]);
+  EXPECT_EQ(item["state_values"][0]["q"], item["q_draft"]) << "one category: the same value as the global one";
+  auto text = RunCli({"memory", "show", shown[0].get<std::string>(), "--bank", (sb.dir / "bank.sqlite").string()});
+  EXPECT_NE(text.out.find("Q by state"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("activation"), std::string::npos) << text.out;
   // Flags that would change what the run learns from are not applied on resume, and said so;
   // the same value as recorded is not mentioned.
   auto again = RunCli({"evolve", "--resume", run.string(), "--no-llm-cache", "--json", "--method", "passk",
-                       "--context-size", "3", "--seed", "1"},
+                       "--context-size", "3", "--seed", "1", "--value-scope", "neighbourhood"},
                       600, sb.Env(**server));
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.err.find("ignored on resume: --method passk (the run uses evokernel)"), std::string::npos)
+      << again.err;
+  EXPECT_NE(again.err.find("ignored on resume: --value-scope neighbourhood (the run uses item)"), std::string::npos)
       << again.err;
   EXPECT_NE(again.err.find("ignored on resume: --context-size 3"), std::string::npos) << again.err;
   EXPECT_EQ(again.err.find("--seed"), std::string::npos) << again.err;
