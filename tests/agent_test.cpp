@@ -556,6 +556,31 @@ TEST(Evolve, WithoutAModelSaysWhatToConfigure) {
   EXPECT_FALSE(fs::exists(sb.dir / "runs")) << "no run is created without a model";
 }
 
+// The graph recipe compiles forward()'s statements: a GEMM with its epilogue (level2), a
+// convolution with batch-statistics BatchNorm and a residual, a pooling, attention with a
+// causal mask built from torch.ones / triu / masked_fill, and a cumsum over a torch.cat of
+// narrowed views. Each first draft is correct on the verifier's fresh and hidden inputs.
+TEST(Evolve, BuiltinGraphRecipeDraftsCorrectKernelsForFusedTasks) {
+  Sandbox sb;
+  std::vector<std::string> args = {"evolve", "--method", "builtin", "--budget", "1", "--json", "--timing-budget", "0.1"};
+  for (const char* t : {"level2/17_gemm_sigmoid_sum", "level2/14_conv2d_batchnorm_relu_residual", "level1/35_maxpool2d",
+                        "level1/73_causal_attention", "level1/70_exclusive_cumsum"}) {
+    args.push_back("--task");
+    args.push_back(t);
+  }
+  auto r = RunCli(args, 900, {{"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto its = Iterations(sb.RunDir());
+  ASSERT_EQ(its.size(), 5u);
+  for (const auto& e : its) {
+    EXPECT_EQ(e["outcome"], "feasible") << e["task"] << ": " << e["feedback"];
+    auto code = ReadFile(sb.RunDir() / e["attempt"].get<std::string>());
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(code->rfind("// evokernel-builtin recipe=graph ", 0), 0u) << *code;
+  }
+  EXPECT_EQ(r.json["feasible_tasks"], 5) << r.out;
+}
+
 TEST(Evolve, WithoutAModelOrAMethodTheBuiltInGeneratorRunsAndSaysSo) {
   Sandbox sb;
   const std::map<std::string, std::string> env = {{"EVOKERNEL_BASE_URL", ""},
@@ -701,7 +726,7 @@ TEST(Generators, TheLoopRunsAnyGeneratorWithoutAProvider) {
 // Nothing is presented as a model's: the model is "builtin", with no tokens or cost.
 TEST(Evolve, BuiltinGeneratorRunsWithoutAModelAndSaysWhatItCannotDo) {
   Sandbox sb;
-  auto r = RunCli({"evolve", "--method", "builtin", "--task", "level1/12_relu", "--task", "level1/01_square_matmul",
+  auto r = RunCli({"evolve", "--method", "builtin", "--task", "level1/12_relu", "--task", "level3/06_gru_unrolled",
                    "--budget", "3", "--json", "--timing-budget", "0.1"},
                   600, {{"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""}});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
@@ -717,13 +742,14 @@ TEST(Evolve, BuiltinGeneratorRunsWithoutAModelAndSaysWhatItCannotDo) {
     EXPECT_EQ(e["output_tokens"], 0);
     EXPECT_EQ(e["cost_usd"], 0.0);
     EXPECT_TRUE(e["items_used"].empty());
-    if (e["task"] == "level1/01_square_matmul") {
+    if (e["task"] == "level3/06_gru_unrolled") {
       EXPECT_EQ(e["outcome"], "extract/unsupported");
-      EXPECT_NE(e["feedback"].get<std::string>().find(
-                    "no recipe for this task (elementwise: forward calls matmul, which the elementwise recipe does not "
-                    "know; reduction: "),
+      const std::string fb = e["feedback"].get<std::string>();
+      EXPECT_NE(fb.find("no recipe for this task (elementwise: the task has parameters"), std::string::npos) << fb;
+      EXPECT_NE(fb.find("; reduction: "), std::string::npos) << fb;
+      EXPECT_NE(fb.find("; graph: forward() has a statement the graph recipe does not read: b, t, _ = x.shape"),
                 std::string::npos)
-          << e["feedback"];
+          << fb;
       continue;
     }
     EXPECT_EQ(e["outcome"], "feasible") << e["feedback"];

@@ -1,6 +1,7 @@
 // The built-in generator's parts that need no task run: reading forward()'s return
 // expression, translating it into C++ for the elementwise recipe (and refusing what it does
-// not cover, with the reason), and the knob settings a kernel's first line records.
+// not cover, with the reason), the graph recipe's compilation of forward()'s statements, and
+// the knob settings a kernel's first line records.
 #include <algorithm>
 
 #include <gtest/gtest.h>
@@ -157,6 +158,97 @@ TEST(BuiltinRecipe, ReductionsOverOneDimension) {
   refused("torch.sum(x)", {}, "every dimension");
   refused("torch.sum(x, dim=3)", {8, 16, 4}, "out of range");
   refused("torch.matmul(x, x)", {8, 16, 4}, "does not return one reduction");
+}
+
+// The graph recipe reads __init__'s modules (with arguments computed from what Model() was
+// given, `kernel_size // 2` included) and forward()'s statements, and compiles them: a GEMM
+// whose bias and elementwise tail are applied in the loop that writes the output, a
+// convolution, batch-statistics BatchNorm, pooling; it says what it does not read.
+TaskSpec GraphSpec(const std::string& init, const std::string& forward, std::vector<TaskArg> args,
+                   nlohmann::json init_inputs = nlohmann::json::array()) {
+  TaskSpec spec;
+  spec.source = "class Model(nn.Module):\n    def __init__(self, c_in, c_out, k, p):\n        super().__init__()\n" + init +
+                "\n    def forward(self, x):\n" + forward + "\n\ndef get_inputs():\n    return []\n";
+  spec.init_inputs = init_inputs.empty() ? nlohmann::json::array({64, 32, 3, 0.5}) : init_inputs;
+  spec.constants = {{"batch_size", 8}};
+  spec.args = std::move(args);
+  return spec;
+}
+
+TEST(BuiltinRecipe, GraphCompilesAGemmWithItsEpilogueFused) {
+  RecipeSetting s;
+  s.recipe = "graph";
+  std::vector<std::string> knobs;
+  auto k = RenderGraph(GraphSpec("        self.linear = nn.Linear(c_in, c_out)\n        self.scale = p\n",
+                                 "        x = self.linear(x)\n        x = torch.sigmoid(x) * self.scale\n"
+                                 "        return torch.sum(x, dim=1, keepdim=True)",
+                                 {{"x", ArgRole::kInput, DType::kFloat32, {8, 64}, "forward argument 0"},
+                                  {"linear_weight", ArgRole::kParam, DType::kFloat32, {32, 64}, "linear.weight"},
+                                  {"linear_bias", ArgRole::kParam, DType::kFloat32, {32}, "linear.bias"},
+                                  {"out", ArgRole::kOutput, DType::kFloat32, {8, 1}, "forward() output 0"}}),
+                       s, &knobs);
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  EXPECT_EQ(knobs, (std::vector<std::string>{"parallel", "mr", "kb", "pack", "fast_math"}));
+  EXPECT_NE(k->find("extern \"C\" void evokernel_forward(const float* __restrict x, const float* __restrict "
+                    "linear_weight, const float* __restrict linear_bias, float* __restrict out)"),
+            std::string::npos)
+      << *k;
+  // The weight is packed to K x N, the GEMM accumulates block sums, and the sum over the
+  // row reads sigmoid(C + bias) * 0.5 straight from C: no pass writes the activation.
+  EXPECT_NE(k->find("t0[bn * 2048 + k * 32 + n] = linear_weight[bn * 2048 + n * 64 + k]"), std::string::npos) << *k;
+  EXPECT_NE(k->find("p0[n] += a0 * bk[n];"), std::string::npos) << *k;
+  EXPECT_NE(k->find("(1.0f / (1.0f + evk_exp(-((t1[((o * 32 + r) * 1 + i)] + linear_bias[(((o * 32 + r) * 1 + i)) % 32])))))"
+                    " * 0.5f"),
+            std::string::npos)
+      << *k;
+  // Knobs change the kernel: no packing reads B's rows as dot products.
+  s.knobs = {{"pack", 0}, {"parallel", 0}};
+  auto dot = RenderGraph(GraphSpec("        self.linear = nn.Linear(c_in, c_out)\n",
+                                   "        return self.linear(x)",
+                                   {{"x", ArgRole::kInput, DType::kFloat32, {8, 64}, "forward argument 0"},
+                                    {"linear_weight", ArgRole::kParam, DType::kFloat32, {32, 64}, "linear.weight"},
+                                    {"linear_bias", ArgRole::kParam, DType::kFloat32, {32}, "linear.bias"},
+                                    {"out", ArgRole::kOutput, DType::kFloat32, {8, 32}, "forward() output 0"}}),
+                         s);
+  ASSERT_TRUE(dot.ok()) << dot.status().ToString();
+  EXPECT_NE(dot->find("acc += x[ab + (m) * 64 + (k)] * linear_weight[bb + n * 64 + k];"), std::string::npos) << *dot;
+  EXPECT_EQ(dot->find("#pragma omp parallel"), std::string::npos) << *dot;
+}
+
+TEST(BuiltinRecipe, GraphReadsModulesConvolutionNormAndPooling) {
+  RecipeSetting s;
+  s.recipe = "graph";
+  auto k = RenderGraph(
+      GraphSpec("        self.conv = nn.Conv2d(c_in, c_out, k, padding=k // 2)\n        self.bn = nn.BatchNorm2d(c_out)\n"
+                "        self.pool = nn.MaxPool2d(2)\n",
+                "        y = self.conv(x)\n        y = torch.relu(self.bn(y))\n        return self.pool(y) + 1.0",
+                {{"x", ArgRole::kInput, DType::kFloat32, {2, 64, 8, 8}, "forward argument 0"},
+                 {"conv_weight", ArgRole::kParam, DType::kFloat32, {32, 64, 3, 3}, "conv.weight"},
+                 {"conv_bias", ArgRole::kParam, DType::kFloat32, {32}, "conv.bias"},
+                 {"bn_weight", ArgRole::kParam, DType::kFloat32, {32}, "bn.weight"},
+                 {"bn_bias", ArgRole::kParam, DType::kFloat32, {32}, "bn.bias"},
+                 {"out", ArgRole::kOutput, DType::kFloat32, {2, 32, 4, 4}, "forward() output 0"}}),
+      s);
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  EXPECT_NE(k->find("const int64_t off = k1 * 1 - 1;"), std::string::npos) << "padding k // 2 = 1\n" << *k;
+  EXPECT_NE(k->find("(j / 64) * 2048 + g * 64 + j % 64"), std::string::npos) << "batch statistics per channel\n" << *k;
+  EXPECT_NE(k->find("for (int64_t k1 = 0; k1 < 2; ++k1)"), std::string::npos) << "a 2 x 2 window\n" << *k;
+
+  auto refused = [&](const std::string& init, const std::string& fwd, const std::string& why) {
+    auto r = RenderGraph(GraphSpec(init, fwd,
+                                   {{"x", ArgRole::kInput, DType::kFloat32, {8, 64}, "forward argument 0"},
+                                    {"out", ArgRole::kOutput, DType::kFloat32, {8, 64}, "forward() output 0"}}),
+                         s);
+    ASSERT_FALSE(r.ok()) << fwd;
+    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+  };
+  refused("        self.drop = nn.Dropout(p)\n", "        return self.drop(x)", "dropout with p > 0");
+  refused("", "        return x[:, 1:]", "slices a tensor");
+  refused("", "        return torch.fft.fft(x)", "calls fft.fft, which the graph recipe does not know");
+  refused("", "        return x + self.missing", "self.missing, whose value the graph recipe cannot find");
+  refused("", "        for i in range(3):\n            x = x + 1\n        return x", "statement the graph recipe does not read");
+  refused("", "        return x @ x", "matmul of [8, 64] and [8, 64]");
 }
 
 TEST(BuiltinRecipe, SettingsRoundTripThroughTheKernelsFirstLine) {

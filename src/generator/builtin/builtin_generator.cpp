@@ -27,16 +27,21 @@ struct Knob {
 // task (RenderX's knobs_used).
 const std::vector<Knob>& AllKnobs() {
   static const std::vector<Knob> knobs = {
-      {"parallel", {1, 0}}, {"simd", {1, 0}}, {"block", {0, 16384, 4096}}, {"fast_math", {0, 1}}};
+      {"parallel", {1, 0}}, {"simd", {1, 0}}, {"block", {0, 16384, 4096}}, {"fast_math", {0, 1}},
+      {"mr", {4, 1}},       {"kb", {256, 64, 0}}, {"pack", {1, 0}}};
   return knobs;
 }
 
-// The knobs that change the kernel of an expression: fast_math only where it calls exp-like
-// functions (elsewhere both settings would be the same kernel).
+// The elementwise recipe's knobs that change the kernel of an expression: fast_math only where
+// it calls exp-like functions (elsewhere both settings would be the same kernel).
 std::vector<Knob> KnobsFor(const std::string& cpp) {
   std::vector<Knob> knobs;
-  for (const Knob& k : AllKnobs())
-    if (std::string_view(k.name) != "fast_math" || cpp.find("evk_") != std::string::npos) knobs.push_back(k);
+  for (const Knob& k : AllKnobs()) {
+    const std::string_view name = k.name;
+    if (name == "parallel" || name == "simd" || name == "block" ||
+        (name == "fast_math" && cpp.find("evk_") != std::string::npos))
+      knobs.push_back(k);
+  }
   return knobs;
 }
 
@@ -264,7 +269,9 @@ class BuiltinGenerator : public Generator {
     // The first recipe that applies, and which of its knobs matter for this task.
     using Render = Result<std::string> (*)(const TaskSpec&, const RecipeSetting&, std::vector<std::string>*);
     static const std::vector<std::pair<std::string, Render>> kRecipes = {
-        {"elementwise", &builtin::RenderElementwise}, {"reduction", &builtin::RenderReduction}};
+        {"elementwise", &builtin::RenderElementwise},
+        {"reduction", &builtin::RenderReduction},
+        {"graph", &builtin::RenderGraph}};
     std::vector<std::string> names, why;
     const std::pair<std::string, Render>* recipe = nullptr;
     for (const auto& r : kRecipes) {

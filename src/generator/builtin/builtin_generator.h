@@ -21,9 +21,14 @@
 //                literal or an attribute __init__ was given), keepdim or not. The input is
 //                viewed as [outer, n, inner] with one accumulator per inner position, the inner
 //                loop vectorised. Knobs: parallel (OpenMP over outer), fast_math (softmax).
-// Not yet: norms, matmul, convolutions, pooling, scans, losses, level2 fusions; recipe
-// instances and mutation rules as memory items with values (the generator does not use the
-// bank: it starts from the task's own best kernel of the run).
+//   graph        forward() as a tensor program: its statements, the modules __init__ builds
+//                and the contract's parameters, compiled into one kernel (builtin/graph.cpp):
+//                elementwise steps, broadcasts and views stay lazy expressions of a flat index
+//                and fuse into the loops that read them; matmul/linear (GEMM), convolutions
+//                (also transposed), norms, pooling, reductions, softmax, scans and losses are
+//                loop nests over buffers. Knobs: parallel; mr, kb, pack (GEMM); fast_math.
+// Not yet: recipe instances and mutation rules as memory items with values (the generator
+// does not use the bank: it starts from the task's own best kernel of the run).
 #pragma once
 
 #include <map>
@@ -61,6 +66,8 @@ Result<std::string> RenderElementwise(const TaskSpec& spec, const RecipeSetting&
                                       std::vector<std::string>* knobs_used = nullptr);
 Result<std::string> RenderReduction(const TaskSpec& spec, const RecipeSetting& setting,
                                     std::vector<std::string>* knobs_used = nullptr);
+Result<std::string> RenderGraph(const TaskSpec& spec, const RecipeSetting& setting,
+                                std::vector<std::string>* knobs_used = nullptr);
 
 // The definitions of evk_exp, evk_expm1, evk_tanh and evk_erf for code that calls them
 // (none when `cpp` calls none): the C library's, or with `fast` vectorisable approximations.

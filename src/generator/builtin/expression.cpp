@@ -1,6 +1,7 @@
 #include "generator/builtin/expression.h"
 
 #include <cctype>
+#include <cmath>
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -27,10 +28,7 @@ std::vector<std::string_view> SplitString(std::string_view s, char sep) {
   return out;
 }
 
-struct Token {
-  enum Kind { kName, kNumber, kString, kOp, kEnd } kind = kEnd;
-  std::string text;
-};
+}  // namespace
 
 Result<std::vector<Token>> Tokenize(std::string_view s) {
   std::vector<Token> out;
@@ -59,10 +57,14 @@ Result<std::vector<Token>> Tokenize(std::string_view s) {
       if (j == std::string_view::npos) return InvalidArgument("unterminated string in the forward expression");
       out.push_back({Token::kString, std::string(s.substr(i + 1, j - i - 1))});
       i = j + 1;
+    } else if (c == '.' && !out.empty() && out.back().kind == Token::kOp &&
+               (out.back().text == ")" || out.back().text == "]")) {
+      out.push_back({Token::kOp, "."});  // a method of an expression: (a + b).sum()
+      ++i;
     } else if (c == '*' && i + 1 < s.size() && s[i + 1] == '*') {
       out.push_back({Token::kOp, "**"});
       i += 2;
-    } else if (std::string_view("+-*/(),=").find(c) != std::string_view::npos) {
+    } else if (std::string_view("+-*/(),=[]@:").find(c) != std::string_view::npos) {
       out.push_back({Token::kOp, std::string(1, c)});
       ++i;
     } else {
@@ -74,17 +76,14 @@ Result<std::vector<Token>> Tokenize(std::string_view s) {
 }
 
 std::string FloatLiteral(double v) {
+  if (std::isnan(v)) return "NAN";
+  if (std::isinf(v)) return v > 0 ? "INFINITY" : "(-INFINITY)";
   std::string s = fmt::format("{:.9g}", v);
   if (s.find_first_of(".e") == std::string::npos) s += ".0";
   return s + "f";
 }
 
-// A call's arguments: positional, then keyword.
-struct Args {
-  std::vector<std::string> pos;
-  std::map<std::string, std::string> kw;
-  std::map<std::string, std::string> kw_string;  // string-valued keywords (gelu's approximate)
-};
+namespace {
 
 // The argument at `index` or named `name`, else `fallback` (a C++ expression); "" when required
 // and missing.
@@ -176,12 +175,23 @@ const std::map<std::string, Fn>& Functions() {
   return fns;
 }
 
-// The function a dotted name calls: "torch.sigmoid", "F.gelu", "torch.nn.functional.elu".
+}  // namespace
+
 std::optional<std::string> FunctionName(const std::string& dotted) {
   for (std::string_view prefix : {"torch.nn.functional.", "nn.functional.", "F.", "torch."})
     if (dotted.rfind(prefix, 0) == 0) return dotted.substr(prefix.size());
   return std::nullopt;
 }
+
+Result<std::string> ElementwiseCall(const std::string& fn, const Args& args) {
+  auto it = Functions().find(fn);
+  if (it == Functions().end()) return NotFound(fn + " is not an elementwise function the recipes know");
+  auto r = it->second(args);
+  if (!r.ok()) return Status(r.status().code(), fn + ": " + r.status().message());
+  return r;
+}
+
+namespace {
 
 class Parser {
  public:
@@ -386,13 +396,13 @@ nlohmann::json ExpressionScope(std::string_view src, const nlohmann::json& init_
   return scope;
 }
 
-Result<ForwardReturn> FindForwardReturn(std::string_view src) {
+Result<ForwardBody> FindForwardBody(std::string_view src) {
   const size_t def = src.find("def forward(");
   if (def == std::string_view::npos) return Unimplemented("the task file has no forward()");
   const size_t close = src.find(')', def);
   const size_t colon = close == std::string_view::npos ? close : src.find(":\n", close);
   if (colon == std::string_view::npos) return Unimplemented("forward()'s signature spans lines");
-  ForwardReturn fr;
+  ForwardBody fr;
   std::string params(src.substr(def + 12, close - def - 12));
   for (std::string_view p : SplitString(params, ',')) {
     std::string name = Trim(p.substr(0, p.find(':')));
@@ -426,10 +436,19 @@ Result<ForwardReturn> FindForwardReturn(std::string_view src) {
     else statements.emplace_back(code);
     for (char c : code) depth += c == '(' ? 1 : c == ')' ? -1 : 0;
   }
+  fr.statements = std::move(statements);
+  return fr;
+}
+
+Result<ForwardReturn> FindForwardReturn(std::string_view src) {
+  EVK_ASSIGN_OR_RETURN(ForwardBody body, FindForwardBody(src));
+  const auto& statements = body.statements;
   if (statements.size() != 1 || statements[0].rfind("return ", 0) != 0)
     return Unimplemented(fmt::format("forward() has {} statement(s); the elementwise recipe reads a forward that only "
                                      "returns one expression",
                                      statements.size()));
+  ForwardReturn fr;
+  fr.params = std::move(body.params);
   fr.expression = Trim(std::string_view(statements[0]).substr(7));
   return fr;
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,40 @@ Result<ElementwiseExpr> TranslateElementwise(std::string_view source, const std:
 // __init__ sets in any other way is left out (reading it is then refused).
 nlohmann::json ExpressionScope(std::string_view task_source, const nlohmann::json& init_inputs,
                                const nlohmann::json& constants);
+
+// forward()'s parameters after self and the statements of its body (a statement spanning lines
+// is joined; comments and the docstring are left out).
+struct ForwardBody {
+  std::vector<std::string> params;
+  std::vector<std::string> statements;
+};
+Result<ForwardBody> FindForwardBody(std::string_view task_source);
+
+// Python expression tokens, as the recipes read forward(): names keep their dots
+// ("torch.sigmoid", "self.scale"); ops are + - * / ** ( ) , = [ ] @ :.
+struct Token {
+  enum Kind { kName, kNumber, kString, kOp, kEnd } kind = kEnd;
+  std::string text;
+};
+// kUnavailable for a character the recipes do not read; kInvalidArgument for an unterminated string.
+Result<std::vector<Token>> Tokenize(std::string_view s);
+
+// A C++ float literal of `v` ("0.5f", "3.0f").
+std::string FloatLiteral(double v);
+
+// A call's arguments as C++ expressions: positional, then keyword.
+struct Args {
+  std::vector<std::string> pos;
+  std::map<std::string, std::string> kw;
+  std::map<std::string, std::string> kw_string;  // string-valued keywords (gelu's approximate)
+};
+// The C++ expression of elementwise function `fn` (relu, sigmoid, gelu, clamp, ...: the names
+// of torch / torch.nn.functional, without the prefix) applied to `args`; kNotFound when `fn`
+// is not one the recipes know.
+Result<std::string> ElementwiseCall(const std::string& fn, const Args& args);
+// The function a dotted name calls: "torch.sigmoid", "F.gelu", "torch.nn.functional.elu" ->
+// "sigmoid", "gelu", "elu"; nullopt for other names.
+std::optional<std::string> FunctionName(const std::string& dotted);
 
 // The expression forward() returns in a KernelBench task file, and its tensor parameter names;
 // kUnavailable when forward() does more than return one expression.
