@@ -188,7 +188,7 @@ TEST(BuiltinRecipe, GraphCompilesAGemmWithItsEpilogueFused) {
                                   {"out", ArgRole::kOutput, DType::kFloat32, {8, 1}, "forward() output 0"}}),
                        s, &knobs);
   ASSERT_TRUE(k.ok()) << k.status().ToString();
-  EXPECT_EQ(knobs, (std::vector<std::string>{"parallel", "mr", "kb", "pack", "fast_math"}));
+  EXPECT_EQ(knobs, (std::vector<std::string>{"parallel", "mr", "kb", "pack", "nt", "fast_math"}));
   EXPECT_NE(k->find("extern \"C\" void evokernel_forward(const float* __restrict x, const float* __restrict "
                     "linear_weight, const float* __restrict linear_bias, float* __restrict out)"),
             std::string::npos)
@@ -196,7 +196,9 @@ TEST(BuiltinRecipe, GraphCompilesAGemmWithItsEpilogueFused) {
   // The weight is packed to K x N, the GEMM accumulates block sums, and the sum over the
   // row reads sigmoid(C + bias) * 0.5 straight from C: no pass writes the activation.
   EXPECT_NE(k->find("t0[bn * 2048 + k * 32 + n] = linear_weight[bn * 2048 + n * 64 + k]"), std::string::npos) << *k;
-  EXPECT_NE(k->find("p0[n] += a0 * bk[n];"), std::string::npos) << *k;
+  // 16-column tiles of 4 rows keep their sums in vector registers (nt = 16, the default).
+  EXPECT_NE(k->find("typedef float evk_v8 __attribute__((vector_size(32)));"), std::string::npos) << *k;
+  EXPECT_NE(k->find("s3a += a3 * b0; s3b += a3 * b1;"), std::string::npos) << *k;
   EXPECT_NE(k->find("(1.0f / (1.0f + evk_exp(-((t1[((o * 32 + r) * 1 + i)] + linear_bias[(((o * 32 + r) * 1 + i)) % 32])))))"
                     " * 0.5f"),
             std::string::npos)

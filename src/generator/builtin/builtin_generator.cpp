@@ -28,7 +28,7 @@ struct Knob {
 const std::vector<Knob>& AllKnobs() {
   static const std::vector<Knob> knobs = {
       {"parallel", {1, 0}}, {"simd", {1, 0}}, {"block", {0, 16384, 4096}}, {"fast_math", {0, 1}},
-      {"mr", {4, 1}},       {"kb", {256, 64, 0}}, {"pack", {1, 0}}};
+      {"mr", {4, 1}},       {"kb", {256, 64, 0}}, {"pack", {1, 0}}, {"nt", {16, 256}}};
   return knobs;
 }
 
@@ -82,17 +82,18 @@ std::vector<RecipeSetting> SettingsNear(const RecipeSetting& from, const std::ve
 // (scalar calls the compiler does not vectorise without -ffast-math). fast_math 1: inline
 // approximations it vectorises: exp by Cody-Waite range reduction and a degree-6 polynomial
 // (Cephes' expf coefficients; about 2 ulp), expm1 and tanh from it (absolute error about
-// 1e-7 near 0), erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7). The
+// 1e-7 near 0), erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), log by
+// Cephes' logf (about 1 ulp) and log1p from it. The
 // verifier's tolerance decides whether that is good enough for the task.
 std::string MathPreamble(bool fast, const std::string& cpp) {
-  const bool exp = cpp.find("evk_exp(") != std::string::npos || cpp.find("evk_expm1(") != std::string::npos ||
-                   cpp.find("evk_tanh(") != std::string::npos || cpp.find("evk_erf(") != std::string::npos;
-  if (!exp) return "";
+  if (cpp.find("evk_") == std::string::npos) return "";
   if (!fast)
     return "static inline float evk_exp(float v) { return std::exp(v); }\n"
            "static inline float evk_expm1(float v) { return std::expm1(v); }\n"
            "static inline float evk_tanh(float v) { return std::tanh(v); }\n"
-           "static inline float evk_erf(float v) { return std::erf(v); }\n\n";
+           "static inline float evk_erf(float v) { return std::erf(v); }\n"
+           "static inline float evk_log(float v) { return std::log(v); }\n"
+           "static inline float evk_log1p(float v) { return std::log1p(v); }\n\n";
   return R"(static inline float evk_exp(float v) {
   v = v < -87.0f ? -87.0f : (v > 88.0f ? 88.0f : v);
   const float n = (v * 1.44269504f + 12582912.0f) - 12582912.0f;  // round(v / ln 2)
@@ -120,6 +121,39 @@ static inline float evk_erf(float v) {
   const float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
   const float y = 1.0f - poly * evk_exp(-a * a);
   return v < 0.0f ? -y : y;
+}
+// log of a positive normal float: v = m * 2^e with m in [sqrt(1/2), sqrt(2)), log m by Cephes'
+// logf polynomial (about 1 ulp); zero, negative, infinite and NaN inputs as std::log.
+static inline float evk_log(float v) {
+  int32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  int32_t e = ((bits >> 23) & 0xff) - 126;
+  const int32_t mbits = (bits & 0x807fffff) | 0x3f000000;  // m in [0.5, 1)
+  float m;
+  std::memcpy(&m, &mbits, sizeof m);
+  const bool low = m < 0.70710678f;
+  e -= low ? 1 : 0;
+  const float x = low ? m + m - 1.0f : m - 1.0f;
+  const float z = x * x;
+  float p = 7.0376836292e-2f;
+  p = p * x - 1.1514610310e-1f;
+  p = p * x + 1.1676998740e-1f;
+  p = p * x - 1.2420140846e-1f;
+  p = p * x + 1.4249322787e-1f;
+  p = p * x - 1.6668057665e-1f;
+  p = p * x + 2.0000714765e-1f;
+  p = p * x - 2.4999993993e-1f;
+  p = p * x + 3.3333331174e-1f;
+  const float fe = static_cast<float>(e);
+  float y = p * x * z - 2.12194440e-4f * fe - 0.5f * z;
+  y = x + y + 0.693359375f * fe;
+  const bool normal = v >= 1.17549435e-38f && v <= 3.40282347e38f;
+  return normal ? y : (v == 0.0f ? -INFINITY : (v > 0.0f ? v : NAN));
+}
+static inline float evk_log1p(float v) {
+  // log(1 + v) loses the low bits of a tiny v: there it is v (absolute error below 6e-8).
+  const float a = v < 0.0f ? -v : v;
+  return a < 1e-4f ? v - 0.5f * v * v : evk_log(1.0f + v);
 }
 
 )";

@@ -114,8 +114,8 @@ const std::map<std::string, Fn>& Functions() {
     m["sigmoid"] = unary("(1.0f / (1.0f + evk_exp(-({x}))))");
     m["tanh"] = unary("evk_tanh({x})");
     m["exp"] = unary("evk_exp({x})");
-    m["log"] = unary("std::log({x})");
-    m["log1p"] = unary("std::log1p({x})");
+    m["log"] = unary("evk_log({x})");
+    m["log1p"] = unary("evk_log1p({x})");
     m["sqrt"] = unary("std::sqrt({x})");
     m["rsqrt"] = unary("(1.0f / std::sqrt({x}))");
     m["abs"] = unary("std::fabs({x})");
@@ -127,7 +127,7 @@ const std::map<std::string, Fn>& Functions() {
     m["softsign"] = unary("(({x}) / (1.0f + std::fabs({x})))");
     m["hardsigmoid"] = unary("(({x}) <= -3.0f ? 0.0f : ({x}) >= 3.0f ? 1.0f : ({x}) / 6.0f + 0.5f)");
     m["hardswish"] = unary("(({x}) <= -3.0f ? 0.0f : ({x}) >= 3.0f ? ({x}) : ({x}) * (({x}) + 3.0f) / 6.0f)");
-    m["mish"] = unary("(({x}) * evk_tanh(std::log1p(evk_exp({x}))))");
+    m["mish"] = unary("(({x}) * evk_tanh(evk_log1p(evk_exp({x}))))");
     m["selu"] = unary("(1.05070098f * (({x}) > 0.0f ? ({x}) : 1.67326324f * evk_expm1({x})))");
     m["leaky_relu"] = [](const Args& a) -> Result<std::string> {
       if (a.pos.empty()) return InvalidArgument("missing argument");
@@ -153,7 +153,7 @@ const std::map<std::string, Fn>& Functions() {
     m["softplus"] = [](const Args& a) -> Result<std::string> {
       if (a.pos.empty()) return InvalidArgument("missing argument");
       std::string beta = Arg(a, 1, "beta", "1.0f"), threshold = Arg(a, 2, "threshold", "20.0f");
-      return fmt::format("((({1}) * ({0})) > ({2}) ? ({0}) : std::log1p(evk_exp(({1}) * ({0}))) / ({1}))", a.pos[0],
+      return fmt::format("((({1}) * ({0})) > ({2}) ? ({0}) : evk_log1p(evk_exp(({1}) * ({0}))) / ({1}))", a.pos[0],
                          beta, threshold);
     };
     m["gelu"] = [](const Args& a) -> Result<std::string> {

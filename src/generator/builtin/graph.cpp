@@ -346,6 +346,7 @@ class Compiler {
     mr_ = knob("mr", 4);
     kb_ = knob("kb", 256);
     pack_ = knob("pack", 1);
+    nt_ = knob("nt", 16);
   }
 
   Result<std::string> Compile() {
@@ -391,6 +392,7 @@ class Compiler {
 
   const std::vector<std::string>& signature() const { return signature_; }
   bool uses_gemm() const { return uses_gemm_; }
+  bool uses_vectors() const { return uses_vectors_; }
 
  private:
   // ---- set-up
@@ -1104,12 +1106,45 @@ class Compiler {
         }
         std::string tiles;
         for (int r = 0; r < rows; ++r) tiles += fmt::format("p{}[256]{}", r, r + 1 < rows ? ", " : "");
+        // With nt = 16, full 16-wide column tiles keep their rows x 16 partial sums in vector
+        // registers (two 8-float vectors per row) across the k block: a register-blocked
+        // micro-kernel. The columns left over, and every column with nt = 256, use tiles in memory.
+        std::string vec;
+        if (nt_ == 16) {
+          std::string vdecl, vloads, vfma, vflush;
+          for (int r = 0; r < rows; ++r) {
+            vdecl += fmt::format("            evk_v8 s{0}a = {{}}, s{0}b = {{}};\n", r);
+            vfma += fmt::format("              {{ const float a{0} = {1}; s{0}a += a{0} * b0; s{0}b += a{0} * b1; }}\n", r,
+                                A_(fmt::format("{} + {}", first, r), "k"));
+            vflush += fmt::format(
+                "            {{ evk_v8 c; std::memcpy(&c, c{0} + n0, 32); c += s{0}a; std::memcpy(c{0} + n0, &c, 32);\n"
+                "              std::memcpy(&c, c{0} + n0 + 8, 32); c += s{0}b; std::memcpy(c{0} + n0 + 8, &c, 32); }}\n",
+                r);
+          }
+          vec = fmt::format(
+              "          for (; n0 + 16 <= {N}; n0 += 16) {{\n"
+              "{vdecl}"
+              "            for (int64_t k = k0; k < k1; ++k) {{\n"
+              "              const float* __restrict bk = {B} + bb + k * {N} + n0;\n"
+              "              evk_v8 b0, b1;\n"
+              "              std::memcpy(&b0, bk, 32);\n"
+              "              std::memcpy(&b1, bk + 8, 32);\n"
+              "{vfma}"
+              "            }}\n"
+              "{vflush}"
+              "          }}\n",
+              fmt::arg("N", N), fmt::arg("vdecl", vdecl), fmt::arg("B", B), fmt::arg("vfma", vfma),
+              fmt::arg("vflush", vflush));
+          uses_vectors_ = true;
+        }
         return fmt::format(
             "{decl}"
             "        for (int64_t n = 0; n < {N}; ++n) {{{czero} }}\n"
             "        for (int64_t k0 = 0; k0 < {K}; k0 += {kb}) {{\n"
             "          const int64_t k1 = k0 + {kb} < {K} ? k0 + {kb} : {K};\n"
-            "          for (int64_t n0 = 0; n0 < {N}; n0 += 256) {{\n"
+            "          int64_t n0 = 0;\n"
+            "{vec}"
+            "          for (; n0 < {N}; n0 += 256) {{\n"
             "            const int64_t nn = n0 + 256 < {N} ? 256 : {N} - n0;\n"
             "            alignas(64) float {tiles};\n"
             "            for (int64_t n = 0; n < nn; ++n) {{{zero} }}\n"
@@ -1124,7 +1159,7 @@ class Compiler {
             "        }}\n",
             fmt::arg("decl", decl), fmt::arg("N", N), fmt::arg("K", K), fmt::arg("kb", kb), fmt::arg("tiles", tiles),
             fmt::arg("zero", zero), fmt::arg("loads", loads), fmt::arg("B", B), fmt::arg("fma", fma),
-            fmt::arg("flush", flush), fmt::arg("czero", [&] {
+            fmt::arg("flush", flush), fmt::arg("vec", vec), fmt::arg("czero", [&] {
               std::string z;
               for (int r = 0; r < rows; ++r) z += fmt::format(" c{}[n] = 0.0f;", r);
               return z;
@@ -1897,8 +1932,8 @@ class Compiler {
   }
 
   const TaskSpec& spec_;
-  int parallel_ = 1, mr_ = 4, kb_ = 256, pack_ = 1;
-  bool uses_gemm_ = false;
+  int parallel_ = 1, mr_ = 4, kb_ = 256, pack_ = 1, nt_ = 16;
+  bool uses_gemm_ = false, uses_vectors_ = false;
   std::map<std::string, Val> env_, globals_, attrs_, params_;
   std::map<std::string, ModuleDef> modules_;
   std::set<std::string> unreadable_;
@@ -1920,6 +1955,7 @@ Result<std::string> RenderGraph(const TaskSpec& spec, const RecipeSetting& setti
       knobs_used->push_back("mr");
       knobs_used->push_back("kb");
       knobs_used->push_back("pack");
+      knobs_used->push_back("nt");
     }
     if (body.find("evk_") != std::string::npos) knobs_used->push_back("fast_math");
   }
@@ -1936,11 +1972,15 @@ Result<std::string> RenderGraph(const TaskSpec& spec, const RecipeSetting& setti
       "#include <cstring>\n"
       "#include <memory>\n\n"
       "#pragma GCC optimize(\"no-trapping-math\")\n\n"
-      "{}"
+      "{}{}"
       "extern \"C\" void evokernel_forward({}) {{\n"
       "{}"
       "}}\n",
-      setting.Line(), doc, MathPreamble(fast, body), fmt::join(c.signature(), ", "), body);
+      setting.Line(), doc,
+      c.uses_vectors() ? "// Eight floats (GCC/Clang vector extension); unaligned loads and stores go through memcpy.\n"
+                         "typedef float evk_v8 __attribute__((vector_size(32)));\n\n"
+                       : "",
+      MathPreamble(fast, body), fmt::join(c.signature(), ", "), body);
 }
 
 }  // namespace evokernel::builtin
