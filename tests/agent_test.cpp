@@ -568,7 +568,8 @@ TEST(Evolve, BuiltinGraphRecipeDraftsCorrectKernelsForFusedTasks) {
     args.push_back("--task");
     args.push_back(t);
   }
-  auto r = RunCli(args, 900, {{"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""}});
+  auto r = RunCli(args, 900, {{"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""},
+                              {"EVOKERNEL_MEMORY", (sb.dir / "bank.sqlite").string()}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto its = Iterations(sb.RunDir());
   ASSERT_EQ(its.size(), 5u);
@@ -587,6 +588,7 @@ TEST(Evolve, WithoutAModelOrAMethodTheBuiltInGeneratorRunsAndSaysSo) {
                                                   {"EVOKERNEL_MODEL", ""},
                                                   {"EVOKERNEL_PROVIDER", ""},
                                                   {"EVOKERNEL_CONFIG", ""},
+                                                  {"EVOKERNEL_MEMORY", (sb.dir / "bank.sqlite").string()},
                                                   {"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}};
   auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "1", "--json", "--timing-budget", "0.1"}, 600, env);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -728,7 +730,8 @@ TEST(Evolve, BuiltinGeneratorRunsWithoutAModelAndSaysWhatItCannotDo) {
   Sandbox sb;
   auto r = RunCli({"evolve", "--method", "builtin", "--task", "level1/12_relu", "--task", "level3/06_gru_unrolled",
                    "--budget", "3", "--json", "--timing-budget", "0.1"},
-                  600, {{"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""}});
+                  600, {{"EVOKERNEL_RUNS_DIR", (sb.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""},
+                        {"EVOKERNEL_MEMORY", (sb.dir / "bank.sqlite").string()}});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_EQ(r.json["feasible_tasks"], 1) << r.out;
   EXPECT_NE(r.err.find("model none (built-in generator)"), std::string::npos) << r.err;
@@ -741,7 +744,6 @@ TEST(Evolve, BuiltinGeneratorRunsWithoutAModelAndSaysWhatItCannotDo) {
     EXPECT_EQ(e["input_tokens"], 0);
     EXPECT_EQ(e["output_tokens"], 0);
     EXPECT_EQ(e["cost_usd"], 0.0);
-    EXPECT_TRUE(e["items_used"].empty());
     if (e["task"] == "level3/06_gru_unrolled") {
       EXPECT_EQ(e["outcome"], "extract/unsupported");
       const std::string fb = e["feedback"].get<std::string>();
@@ -762,7 +764,7 @@ TEST(Evolve, BuiltinGeneratorRunsWithoutAModelAndSaysWhatItCannotDo) {
   const auto& relu2 = its[1]["task"] == "level1/12_relu" ? its[1] : its[4];
   EXPECT_EQ(relu2["stage"], "refine");
   EXPECT_TRUE(relu2["vs_best"].is_object()) << relu2.dump();
-  EXPECT_FALSE(fs::exists(sb.dir / "bank.sqlite")) << "the built-in generator does not use the bank yet";
+  EXPECT_TRUE(fs::exists(sb.dir / "bank.sqlite")) << "the built-in generator's attempts are experiences in the bank";
 
   // A sigmoid calls exp: its first refining step tries the recipe's fast_math knob (inline
   // approximations the compiler vectorises instead of scalar libm calls). The verifier finds
@@ -770,7 +772,8 @@ TEST(Evolve, BuiltinGeneratorRunsWithoutAModelAndSaysWhatItCannotDo) {
   Sandbox sig;
   auto s = RunCli({"evolve", "--method", "builtin", "--task", "level1/14_sigmoid", "--budget", "2", "--timing-budget",
                    "0.1"},
-                  600, {{"EVOKERNEL_RUNS_DIR", (sig.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""}});
+                  600, {{"EVOKERNEL_RUNS_DIR", (sig.dir / "runs").string()}, {"EVOKERNEL_BASE_URL", ""},
+                        {"EVOKERNEL_MEMORY", (sig.dir / "bank.sqlite").string()}});
   ASSERT_EQ(s.exit_code, 0) << s.err;
   auto sits = Iterations(sig.RunDir());
   ASSERT_EQ(sits.size(), 2u);
@@ -783,6 +786,33 @@ TEST(Evolve, BuiltinGeneratorRunsWithoutAModelAndSaysWhatItCannotDo) {
   ASSERT_TRUE(sits[1]["vs_best"].is_object()) << sits[1].dump();
   EXPECT_EQ(sits[1]["vs_best"]["verdict"], "faster") << sits[1]["vs_best"].dump();
   EXPECT_TRUE(sits[1]["new_best"].get<bool>());
+
+  // The bank now holds the sigmoid's kernels: recipe instances with their outcomes. A swish
+  // (same recipe, same category) drafts from the one retrieval ranks first: its first kernel
+  // takes that kernel's setting, says which experience it came from, and the experience is
+  // recorded as used (so the draft's reward updates its value).
+  auto w = RunCli({"evolve", "--method", "builtin", "--task", "level1/19_swish", "--budget", "1", "--timing-budget",
+                   "0.1", "--epsilon", "0"},
+                  600, {{"EVOKERNEL_RUNS_DIR", (sig.dir / "runs2").string()}, {"EVOKERNEL_BASE_URL", ""},
+                        {"EVOKERNEL_MEMORY", (sig.dir / "bank.sqlite").string()}});
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  std::vector<nlohmann::json> wits;
+  for (const auto& d : fs::directory_iterator(sig.dir / "runs2")) wits = Iterations(d.path());
+  ASSERT_EQ(wits.size(), 1u);
+  EXPECT_EQ(wits[0]["outcome"], "feasible") << wits[0]["feedback"];
+  fs::path wrun = fs::directory_iterator(sig.dir / "runs2")->path();
+  auto wcode = ReadFile(wrun / wits[0]["attempt"].get<std::string>());
+  ASSERT_TRUE(wcode.ok());
+  const std::string second_line = wcode->substr(wcode->find('\n') + 1, wcode->find('\n', wcode->find('\n') + 1) - wcode->find('\n') - 1);
+  ASSERT_EQ(second_line.rfind("// the setting from experience t-", 0), 0u) << *wcode;
+  const std::string guide = second_line.substr(std::string("// the setting from experience ").size(),
+                                               second_line.find(' ', 31) - 31);
+  const auto& used = wits[0]["items_used"];
+  EXPECT_NE(std::find(used.begin(), used.end(), guide), used.end()) << guide << " in " << used.dump();
+  auto shown = ShowItem(sig, guide);
+  const std::string guide_code = shown.value("content", "");
+  EXPECT_EQ(guide_code.substr(0, guide_code.find('\n')), wcode->substr(0, wcode->find('\n')))
+      << "the draft's setting is the guide's";
 }
 
 TEST(BenchRetrieval, IsLabelledASimulationAndReportsEveryPolicy) {

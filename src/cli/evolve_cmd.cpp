@@ -166,7 +166,7 @@ class EvolveCommandImpl : public EvolveCommand {
     cfg.max_cost_usd = max_cost_ > 0 ? std::optional<double>(max_cost_) : std::nullopt;
     cfg.max_wall_s = max_wall_ > 0 ? std::optional<double>(max_wall_) : std::nullopt;
 
-    if (cfg.method == Method::kEvoKernel) {
+    if (cfg.method == Method::kEvoKernel || cfg.method == Method::kBuiltin) {
       // A new bank starts with the backend's seed knowledge (idempotent for an existing one).
       // Checked whole before the run writes anything to it: a corrupt bank is refused untouched.
       mem::StoreOptions so;

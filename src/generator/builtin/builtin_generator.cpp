@@ -273,10 +273,7 @@ using builtin::RecipeSetting;
 class BuiltinGenerator : public Generator {
  public:
   Method method() const override { return Method::kBuiltin; }
-  Traits traits() const override {
-    Traits t;
-    t.uses_bank = false;  // recipe items with values are not built yet
-    return t;
+  Traits traits() const override { return Traits{};  // the bank: recipe instances with values guide the search
   }
 
   Result<Proposal> Propose(const ProposalRequest& rq) override {
@@ -327,14 +324,47 @@ class BuiltinGenerator : public Generator {
     std::vector<builtin::Knob> knobs;
     for (const builtin::Knob& k : builtin::AllKnobs())
       if (std::find(names.begin(), names.end(), k.name) != names.end()) knobs.push_back(k);
-    const std::vector<RecipeSetting> space =
-        builtin::SettingsNear(start ? *start : builtin::DefaultSetting(recipe->first, knobs), knobs);
+    const RecipeSetting from = start ? *start : builtin::DefaultSetting(recipe->first, knobs);
+    const std::vector<RecipeSetting> space = builtin::SettingsNear(from, knobs);
+    // Recipe instances from the bank guide the choice: the feasible kernels of this recipe in
+    // the context, in the order retrieval ranked them (by Q_draft or Q_refine under value
+    // retrieval). Drafting takes the first one's setting (its knobs that matter here); refining
+    // changes one knob of the start point toward the first one that differs from it. Without
+    // such guides (or when all they point to was tried) the neighbours of the start point in
+    // knob order.
     std::optional<RecipeSetting> pick;
-    for (const RecipeSetting& s : space)
-      if (!tried.count(s)) {
-        pick = s;
-        break;
+    std::string guided_by;
+    for (const PromptItem& item : rq.context) {
+      if (pick) break;
+      if (item.kind != "trace" || item.outcome != "feasible") continue;
+      auto g = RecipeSetting::FromCode(item.content);
+      if (!g || g->recipe != recipe->first) continue;
+      for (const RecipeSetting& s : space) {
+        int moved = 0, toward = 0;
+        for (const auto& [k, v] : s.knobs) {
+          const bool changed = !from.knobs.count(k) || from.knobs.at(k) != v;
+          moved += changed;
+          toward += changed && g->knobs.count(k) && g->knobs.at(k) == v;
+        }
+        // Drafting: the guide's setting itself (over this task's knobs); refining: one step toward it.
+        const bool fits = start ? moved == 1 && toward == 1 : moved == toward && [&] {
+          for (const auto& [k, v] : s.knobs)
+            if (g->knobs.count(k) ? g->knobs.at(k) != v : from.knobs.at(k) != v) return false;
+          return true;
+        }();
+        if (fits && !tried.count(s)) {
+          pick = s;
+          guided_by = item.id;
+          break;
+        }
       }
+    }
+    if (!pick)
+      for (const RecipeSetting& s : space)
+        if (!tried.count(s)) {
+          pick = s;
+          break;
+        }
     if (!pick)
       return no_kernel("search_exhausted", fmt::format("every setting of the {} recipe's knobs ({}) was tried for "
                                                        "this task",
@@ -342,11 +372,16 @@ class BuiltinGenerator : public Generator {
     auto code = recipe->second(*rq.spec, *pick, nullptr);
     if (!code.ok()) return code.status();
     tried.insert(*pick);
+    if (!guided_by.empty()) {  // say where the setting came from, under the setting line
+      const size_t eol = code->find('\n');
+      code->insert(eol + 1, fmt::format("// {} from experience {} (a kernel of this recipe the bank ranked first)\n",
+                                        start ? "one knob moved toward the setting" : "the setting", guided_by));
+    }
     p.kernel.ok = true;
     p.kernel.code = *code;
     p.kernel.blocks = 1;
     p.reply.text = *code;
-    p.prompt_hash = p.reply.request_hash = Sha256Hex("builtin\n" + rq.task_id + "\n" + pick->Line());
+    p.prompt_hash = p.reply.request_hash = Sha256Hex("builtin\n" + rq.task_id + "\n" + pick->Line() + "\n" + guided_by);
     return p;
   }
 

@@ -27,8 +27,12 @@
 //                and fuse into the loops that read them; matmul/linear (GEMM), convolutions
 //                (also transposed), norms, pooling, reductions, softmax, scans and losses are
 //                loop nests over buffers. Knobs: parallel; mr, kb, pack (GEMM); fast_math.
-// Not yet: recipe instances and mutation rules as memory items with values (the generator
-// does not use the bank: it starts from the task's own best kernel of the run).
+// Memory: the generator uses the shared bank like the LLM method. Its traces are recipe
+// instances (the setting line, the code, the verifier's outcome); retrieval ranks them by
+// Q_draft / Q_refine for the task and shows them as context, and the generator follows the
+// first feasible one of its recipe: drafting takes its setting, refining moves one knob of the
+// start point (chosen by Q_refine) toward it. The items shown get the step's reward.
+// Not yet: mutation rules ("raise kb") as items of their own.
 #pragma once
 
 #include <map>
