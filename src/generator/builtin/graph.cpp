@@ -374,6 +374,10 @@ class Compiler {
       std::string rhs = m[3].str();
       if (!m[2].str().empty()) rhs = m[1].str() + " " + m[2].str() + " (" + rhs + ")";
       EVK_ASSIGN_OR_RETURN(Val v, Eval(rhs));
+      // A lazy expression read several times by later statements is copied into each reader:
+      // past a few thousand characters (x = x * torch.sigmoid(x), repeated) it is written to a
+      // buffer instead, so the kernel's text grows linearly with the program.
+      if (v.tensor() && v.expr.size() > 3000) v = Val::Tensor(v.shape, Ptr(v) + "[@]", v.i64);
       env_[m[1].str()] = std::move(v);
     }
     if (!result) return Unavailable("forward() returns nothing the graph recipe can read");
