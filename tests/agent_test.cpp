@@ -820,7 +820,8 @@ TEST(BenchRetrieval, IsLabelledASimulationAndReportsEveryPolicy) {
                             "--items-per-category", "6", "--budget", "3", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.json["simulation"].get<std::string>().find("no LLM"), std::string::npos);
-  for (const char* p : {"value", "similarity", "random", "none"}) {
+  for (const char* p : {"value/item", "value/category", "value/neighbourhood", "similarity", "random", "none"}) {
+    ASSERT_TRUE(r.json["correct_by_iteration"].contains(p)) << p;
     const auto& c = r.json["correct_by_iteration"][p]["mean"];
     ASSERT_EQ(c.size(), 3u) << p;
     for (size_t t = 1; t < c.size(); ++t) EXPECT_GE(c[t].get<double>(), c[t - 1].get<double>()) << p;
@@ -828,6 +829,9 @@ TEST(BenchRetrieval, IsLabelledASimulationAndReportsEveryPolicy) {
   auto bad = testing::RunCli({"bench", "retrieval", "--policies", "value,psychic"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("psychic"), std::string::npos);
+  auto bad_scope = testing::RunCli({"bench", "retrieval", "--scopes", "item,galaxy"});
+  EXPECT_EQ(bad_scope.exit_code, 2);
+  EXPECT_NE(bad_scope.err.find("galaxy"), std::string::npos) << bad_scope.err;
 }
 
 }  // namespace

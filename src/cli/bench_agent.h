@@ -16,6 +16,8 @@ struct BenchRetrievalArgs {
   int categories = 8;
   int tasks_per_category = 5;
   int items_per_category = 30;
+  int cross_items = 4;  // per category: help it, mislead the next one
+  std::string scopes = "item,category,neighbourhood";
   int budget = 30;
   std::string policies = "value,similarity,random,none";
   bool json = false;
