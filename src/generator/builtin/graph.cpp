@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <functional>
 #include <numeric>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -263,21 +264,14 @@ struct Val {
 };
 
 // The value of a JSON constant (init inputs, module constants).
+Val StrVal(std::string text);
+Val BoolVal(bool b);
+
 Val FromJson(const nlohmann::json& j) {
-  if (j.is_boolean()) {
-    Val v;
-    v.kind = Val::kBool;
-    v.num = j.get<bool>();
-    return v;
-  }
+  if (j.is_boolean()) return BoolVal(j.get<bool>());
   if (j.is_number_integer()) return Val::Number(j.get<double>(), true);
   if (j.is_number()) return Val::Number(j.get<double>(), false);
-  if (j.is_string()) {
-    Val v;
-    v.kind = Val::kStr;
-    v.str = j.get<std::string>();
-    return v;
-  }
+  if (j.is_string()) return StrVal(j.get<std::string>());
   if (j.is_array()) {
     Val v;
     v.kind = Val::kTuple;
@@ -285,6 +279,29 @@ Val FromJson(const nlohmann::json& j) {
     return v;
   }
   return Val{};
+}
+
+Val StrVal(std::string text) {
+  Val v;
+  v.kind = Val::kStr;
+  v.str = std::move(text);
+  return v;
+}
+
+Val BoolVal(bool b) {
+  Val v;
+  v.kind = Val::kBool;
+  v.num = b;
+  return v;
+}
+
+// The value of a literal: a number, a string, True, False or None; nullopt for anything else.
+std::optional<Val> Literal(const Node& n) {
+  if (n.kind == Node::kNum) return Val::Number(n.num, n.integer);
+  if (n.kind == Node::kStr) return StrVal(n.text);
+  if (n.kind == Node::kName && (n.text == "True" || n.text == "False")) return BoolVal(n.text == "True");
+  if (n.kind == Node::kName && n.text == "None") return Val{};
+  return std::nullopt;
 }
 
 std::string Sub(const std::string& expr, const std::string& idx) {
@@ -327,15 +344,21 @@ std::string FlatIndex(const Shape& in, const std::vector<std::string>& coords) {
 
 // ------------------------------------------------------------------------------------ program
 
-struct ModuleDef {
-  std::string type;  // "Linear", "Conv2d", ...
-  std::vector<Val> args;
-  std::map<std::string, Val> kwargs;
+// A call's evaluated arguments: positional, then keyword.
+struct CallArgs {
+  std::vector<Val> pos;
+  std::map<std::string, Val> kw;
+  // The argument at position i, else the keyword `name`; null when neither was given.
   const Val* Get(size_t i, const std::string& name) const {
-    if (i < args.size()) return &args[i];
-    auto it = kwargs.find(name);
-    return it == kwargs.end() ? nullptr : &it->second;
+    if (i < pos.size()) return &pos[i];
+    auto it = kw.find(name);
+    return it == kw.end() ? nullptr : &it->second;
   }
+};
+
+// A module __init__ builds: nn.TYPE(arguments).
+struct ModuleDef : CallArgs {
+  std::string type;  // "Linear", "Conv2d", ...
 };
 
 class Compiler {
@@ -482,12 +505,12 @@ class Compiler {
         for (const Node& a : node->args) {
           auto v = EvalNodeIn(a, scope);
           if (!v.ok()) ok = false;
-          else md.args.push_back(*v);
+          else md.pos.push_back(*v);
         }
         for (const auto& [key, a] : node->kwargs) {
           auto v = EvalNodeIn(a, scope);
           if (!v.ok()) ok = false;
-          else md.kwargs[key] = *v;
+          else md.kw[key] = *v;
         }
         if (ok) modules_[attr] = std::move(md);
         else unreadable_.insert(attr);
@@ -508,22 +531,9 @@ class Compiler {
     return EvalNodeIn(n, scope);
   }
   Result<Val> EvalNodeIn(const Node& n, const std::map<std::string, Val>& scope) {
+    if (auto lit = Literal(n)) return *lit;
     switch (n.kind) {
-      case Node::kNum: return Val::Number(n.num, n.integer);
-      case Node::kStr: {
-        Val v;
-        v.kind = Val::kStr;
-        v.str = n.text;
-        return v;
-      }
       case Node::kName: {
-        if (n.text == "True" || n.text == "False") {
-          Val v;
-          v.kind = Val::kBool;
-          v.num = n.text == "True";
-          return v;
-        }
-        if (n.text == "None") return Val{};
         auto it = scope.find(n.text);
         if (it == scope.end()) return Unavailable("unknown name " + n.text);
         return it->second;
@@ -577,14 +587,8 @@ class Compiler {
   }
 
   Result<Val> EvalNode(const Node& n) {
+    if (auto lit = Literal(n)) return *lit;
     switch (n.kind) {
-      case Node::kNum: return Val::Number(n.num, n.integer);
-      case Node::kStr: {
-        Val v;
-        v.kind = Val::kStr;
-        v.str = n.text;
-        return v;
-      }
       case Node::kName: return Name(n.text);
       case Node::kTuple: {
         Val v;
@@ -644,13 +648,6 @@ class Compiler {
   }
 
   Result<Val> Name(const std::string& name) {
-    if (name == "True" || name == "False") {
-      Val v;
-      v.kind = Val::kBool;
-      v.num = name == "True";
-      return v;
-    }
-    if (name == "None") return Val{};
     if (auto it = env_.find(name); it != env_.end()) return it->second;
     if (name.rfind("self.", 0) == 0) {
       const std::string attr = name.substr(5);
@@ -679,27 +676,11 @@ class Compiler {
           return Permute(x, perm);
         }
       }
-      if (name.rfind("torch.", 0) == 0 && !globals_.count(name)) {  // torch.bool, torch.float32: dtypes
-        Val v;
-        v.kind = Val::kStr;
-        v.str = name.substr(6);
-        return v;
-      }
+      if (name.rfind("torch.", 0) == 0 && !globals_.count(name)) return StrVal(name.substr(6));  // torch.bool: a dtype
     }
     if (auto it = globals_.find(name); it != globals_.end()) return it->second;
     return Unavailable("forward() reads " + name + ", which the graph recipe cannot resolve");
   }
-
-  // Arguments evaluated; keyword values by name.
-  struct CallArgs {
-    std::vector<Val> pos;
-    std::map<std::string, Val> kw;
-    const Val* Get(size_t i, const std::string& name) const {
-      if (i < pos.size()) return &pos[i];
-      auto it = kw.find(name);
-      return it == kw.end() ? nullptr : &it->second;
-    }
-  };
 
   Result<Val> CallNode(const Node& n) {
     CallArgs a;
@@ -1262,8 +1243,8 @@ class Compiler {
         {"Softsign", "softsign"}, {"Hardsigmoid", "hardsigmoid"}, {"ReLU6", "relu6"}};
     if (auto it = kActivations.find(t); it != kActivations.end()) {
       std::vector<Val> args = {x};
-      for (const Val& v : md.args) args.push_back(v);
-      return Elementwise(it->second, args, md.kwargs);
+      for (const Val& v : md.pos) args.push_back(v);
+      return Elementwise(it->second, args, md.kw);
     }
     if (t == "Identity") return x;
     if (t == "Dropout" || t == "Dropout2d") {
@@ -1832,10 +1813,10 @@ class Compiler {
       const auto& names = kNames.at(kind);
       for (size_t i = 1; i < a.pos.size(); ++i) {
         if (i - 1 >= names.size()) return Unavailable(fn + " with too many arguments");
-        md.kwargs[names[i - 1]] = a.pos[i];
+        md.kw[names[i - 1]] = a.pos[i];
       }
       for (const auto& [k, v] : a.kw)
-        if (k != "input") md.kwargs[k] = v;
+        if (k != "input") md.kw[k] = v;
       const int r = std::stoi(pm[2].str());
       if (kind == "adaptive_avg" || kind == "adaptive_max") return AdaptivePool(md, *x, kind == "adaptive_avg", r);
       return Pool(md, *x, kind == "max", r);
