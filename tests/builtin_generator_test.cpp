@@ -251,6 +251,13 @@ TEST(BuiltinRecipe, GraphReadsModulesConvolutionNormAndPooling) {
   refused("", "        return x + self.missing", "self.missing, whose value the graph recipe cannot find");
   refused("", "        for i in range(3):\n            x = x + 1\n        return x", "statement the graph recipe does not read");
   refused("", "        return x @ x", "matmul of [8, 64] and [8, 64]");
+  // Hostile input is refused, not followed: a stride of 0 (no division by it), nesting and
+  // operator chains that would exhaust the stack.
+  refused("        self.pool = nn.MaxPool1d(2, stride=0)\n", "        return self.pool(x)", "out of range");
+  refused("", "        return " + std::string(300, '(') + "x" + std::string(300, ')'), "more than 200 deep");
+  std::string chain = "x";
+  for (int i = 0; i < 2500; ++i) chain += " + x";
+  refused("", "        return " + chain, "more than 2000 operations");
 }
 
 TEST(BuiltinRecipe, SettingsRoundTripThroughTheKernelsFirstLine) {

@@ -228,6 +228,13 @@ class Parser {
     return l;
   }
   Result<std::string> Unary() {
+    // Nesting is bounded so that a hostile task file cannot overflow the stack.
+    struct Depth {
+      explicit Depth(int& d) : d_(d) { ++d_; }
+      ~Depth() { --d_; }
+      int& d_;
+    } guard(depth_);
+    if (depth_ > 200) return Unimplemented("the forward expression nests more than 200 deep");
     if (IsOp("-")) {
       ++pos_;
       EVK_ASSIGN_OR_RETURN(std::string e, Unary());
@@ -334,6 +341,7 @@ class Parser {
 
   std::vector<Token> t_;
   size_t pos_ = 0;
+  int depth_ = 0;
   const std::vector<std::string>& inputs_;
   const nlohmann::json& constants_;
   ElementwiseExpr& out_;

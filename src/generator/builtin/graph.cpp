@@ -10,6 +10,8 @@
 // state is kept between calls). The elementwise tail of a program (the fused epilogue) is
 // applied in the loop that writes the output.
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <functional>
 #include <numeric>
 #include <optional>
@@ -82,9 +84,15 @@ class AstParser {
     n.args = {std::move(l), std::move(r)};
     return n;
   }
+  // Operator chains build left-deep trees that evaluation walks recursively: bounded too.
+  Status CountOperator() {
+    if (++operators_ > 2000) return Unavailable("forward() has an expression of more than 2000 operations");
+    return Status::Ok();
+  }
   Result<Node> Expr() {
     EVK_ASSIGN_OR_RETURN(Node l, Term());
     while (IsOp("+") || IsOp("-")) {
+      EVK_RETURN_IF_ERROR(CountOperator());
       std::string op = t_[pos_++].text;
       EVK_ASSIGN_OR_RETURN(Node r, Term());
       l = Bin(op, std::move(l), std::move(r));
@@ -94,6 +102,7 @@ class AstParser {
   Result<Node> Term() {
     EVK_ASSIGN_OR_RETURN(Node l, Unary());
     while (IsOp("*") || IsOp("/") || IsOp("@")) {
+      EVK_RETURN_IF_ERROR(CountOperator());
       std::string op = t_[pos_++].text;
       if (op == "/" && IsOp("/")) {
         ++pos_;
@@ -104,7 +113,17 @@ class AstParser {
     }
     return l;
   }
+  // Nesting is bounded so that a hostile task file cannot overflow the stack.
+  struct Depth {
+    explicit Depth(int& d) : d_(d) { ++d_; }
+    ~Depth() { --d_; }
+    int& d_;
+  };
+  static constexpr int kMaxDepth = 200;
+
   Result<Node> Unary() {
+    Depth guard(depth_);
+    if (depth_ > kMaxDepth) return Unavailable("forward() nests expressions more than 200 deep");
     if (IsOp("-")) {
       ++pos_;
       EVK_ASSIGN_OR_RETURN(Node e, Unary());
@@ -128,6 +147,7 @@ class AstParser {
   Result<Node> Postfix() {
     EVK_ASSIGN_OR_RETURN(Node n, Primary());
     while (IsOp("[") || IsOp(".")) {
+      EVK_RETURN_IF_ERROR(CountOperator());
       if (IsOp(".")) {  // a method of an expression: (a + b).sum(1) -> torch.sum(a + b, 1)
         ++pos_;
         if (Peek().kind != Token::kName) return InvalidArgument("expected a name after '.'");
@@ -226,9 +246,11 @@ class AstParser {
 
   std::vector<Token> t_;
   size_t pos_ = 0;
+  int depth_ = 0, operators_ = 0;
 };
 
 Result<Node> ParseExpr(std::string_view text) {
+  if (text.size() > 100000) return Unavailable("an expression of more than 100000 characters");
   EVK_ASSIGN_OR_RETURN(std::vector<Token> toks, Tokenize(text));
   return AstParser(std::move(toks)).Parse();
 }
@@ -249,7 +271,9 @@ struct Val {
     Val x;
     x.kind = kNum;
     x.num = v;
-    x.integer = integer;
+    // An integer is one the recipe may convert: sizes, dimensions, counts (a task file's 1e20
+    // is a number, never a size).
+    x.integer = integer && std::fabs(v) <= 1e12;
     return x;
   }
   static Val Tensor(Shape s, std::string e, bool i64 = false) {
@@ -261,6 +285,7 @@ struct Val {
     return x;
   }
   bool tensor() const { return kind == kTensor; }
+  bool is_int() const { return kind == kNum && integer; }
 };
 
 // The value of a JSON constant (init inputs, module constants).
@@ -392,7 +417,8 @@ class Compiler {
       // name = expr, name += expr, ...
       static const std::regex kAssign(R"(^([A-Za-z_]\w*)\s*([-+*/]?)=\s*([^=].*)$)");
       std::smatch m;
-      if (!std::regex_match(st, m, kAssign))
+      // (std::regex recurses per character: a statement of megabytes would overflow the stack.)
+      if (st.size() > 100000 || !std::regex_match(st, m, kAssign))
         return Unavailable("forward() has a statement the graph recipe does not read: " + st);
       std::string rhs = m[3].str();
       if (!m[2].str().empty()) rhs = m[1].str() + " " + m[2].str() + " (" + rhs + ")";
@@ -492,7 +518,7 @@ class Compiler {
       pending.clear();
       static const std::regex kAttr(R"(^self\.(\w+)\s*=\s*(.+)$)");
       std::smatch m;
-      if (!std::regex_match(line, m, kAttr)) continue;
+      if (line.size() > 100000 || !std::regex_match(line, m, kAttr)) continue;
       const std::string attr = m[1].str(), rhs = m[2].str();
       static const std::regex kModule(R"(^(?:torch\.)?nn\.(\w+)\((.*)\)$)");
       std::smatch mm;
@@ -805,9 +831,11 @@ class Compiler {
 
   // A buffer holding v's values (v's own when it is a buffer already).
   std::string Ptr(const Val& v) {
-    static const std::regex kBuffer(R"(^(\w+)\[@\]$)");
-    std::smatch m;
-    if (std::regex_match(v.expr, m, kBuffer)) return m[1].str();
+    // "NAME[@]": the values are in buffer NAME already.
+    const std::string& e = v.expr;
+    if (e.size() > 3 && e.compare(e.size() - 3, 3, "[@]") == 0 &&
+        std::all_of(e.begin(), e.end() - 3, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+      return e.substr(0, e.size() - 3);
     const int64_t n = Numel(v.shape);
     const std::string t = Temp(n, v.i64);
     code_ += fmt::format("{}  for (int64_t i = 0; i < {}; ++i) {}[i] = {};\n", Par(n, true), n, t, Sub(v.expr, "i"));
@@ -824,11 +852,12 @@ class Compiler {
   static bool Truthy(const Val* v) { return v && (v->kind == Val::kBool || v->kind == Val::kNum) && v->num != 0; }
   static Result<std::vector<int64_t>> Ints(const Val* v, size_t n, const std::string& what) {
     if (!v) return Unavailable(what + " is missing");
-    if (v->kind == Val::kNum && v->integer) return std::vector<int64_t>(n, static_cast<int64_t>(v->num));
+    constexpr double kMax = 1 << 20;  // kernel sizes, strides, paddings: far below any overflow
+    if (v->is_int() && std::fabs(v->num) <= kMax) return std::vector<int64_t>(n, static_cast<int64_t>(v->num));
     if (v->kind == Val::kTuple && v->items.size() == n) {
       std::vector<int64_t> out;
       for (const Val& i : v->items) {
-        if (i.kind != Val::kNum || !i.integer) return Unavailable(what + " is not integers");
+        if (!i.is_int() || std::fabs(i.num) > kMax) return Unavailable(what + " is not integers");
         out.push_back(static_cast<int64_t>(i.num));
       }
       return out;
@@ -1017,8 +1046,10 @@ class Compiler {
         infer = static_cast<int>(s.size());
         s.push_back(1);
       } else {
+        if (v.num < 0 || v.num > (1LL << 40)) return Unavailable("view with a size out of range");
         s.push_back(static_cast<int64_t>(v.num));
         known *= s.back();
+        if (known > (1LL << 40)) return Unavailable("view to more elements than the recipe handles");
       }
     }
     if (infer >= 0) s[static_cast<size_t>(infer)] = known ? Numel(x.shape) / known : 0;
@@ -1338,7 +1369,10 @@ class Compiler {
       if (ns.ok()) d = (*ns)[0];
       else if (const Val* v = md.Get(0, "normalized_shape"); v && v->kind == Val::kTuple) {
         d = 1;
-        for (const Val& i : v->items) d *= static_cast<int64_t>(i.num);
+        for (const Val& i : v->items) {
+          if (!i.is_int() || i.num <= 0 || i.num > (1 << 30)) return Unavailable("self." + attr + "'s normalized_shape is not positive integers");
+          d *= static_cast<int64_t>(i.num);
+        }
       }
       if (d <= 0 || Numel(s) % d != 0) return Unavailable("self." + attr + "'s normalized_shape does not fit the input");
       groups = Numel(s) / d;
@@ -1405,6 +1439,9 @@ class Compiler {
     if (pv) { EVK_ASSIGN_OR_RETURN(pad, Ints(pv, static_cast<size_t>(r), "padding")); }
     if (max)
       if (const Val* dv = md.Get(3, "dilation")) { EVK_ASSIGN_OR_RETURN(dil, Ints(dv, static_cast<size_t>(r), "dilation")); }
+    for (int d = 0; d < r; ++d)
+      if (k[d] < 1 || (*st)[d] < 1 || pad[d] < 0 || dil[d] < 1 || 2 * pad[d] > k[d])
+        return Unavailable("pooling with a kernel, stride, padding or dilation out of range");
     if (Truthy(md.Get(max ? 5 : 3, "ceil_mode"))) return Unavailable("pooling with ceil_mode");
     if (max && Truthy(md.Get(4, "return_indices"))) return Unavailable("pooling that returns indices");
     const bool include_pad = max || !md.Get(4, "count_include_pad") || Truthy(md.Get(4, "count_include_pad"));
@@ -1481,14 +1518,18 @@ class Compiler {
     int64_t groups = 1;
     if (transpose) {
       if (const Val* v = md.Get(5, "output_padding")) { EVK_ASSIGN_OR_RETURN(opad, Ints(v, static_cast<size_t>(r), "output_padding")); }
-      if (const Val* v = md.Get(6, "groups")) groups = static_cast<int64_t>(v->num);
+      if (const Val* v = md.Get(6, "groups")) groups = v->is_int() ? static_cast<int64_t>(v->num) : 0;
       if (const Val* v = md.Get(8, "dilation")) { EVK_ASSIGN_OR_RETURN(dil, Ints(v, static_cast<size_t>(r), "dilation")); }
     } else {
       if (const Val* v = md.Get(5, "dilation")) { EVK_ASSIGN_OR_RETURN(dil, Ints(v, static_cast<size_t>(r), "dilation")); }
-      if (const Val* v = md.Get(6, "groups")) groups = static_cast<int64_t>(v->num);
+      if (const Val* v = md.Get(6, "groups")) groups = v->is_int() ? static_cast<int64_t>(v->num) : 0;
     }
     if (const Val* v = md.Get(transpose ? 99 : 8, "padding_mode"); v && v->kind == Val::kStr && v->str != "zeros")
       return Unavailable("padding_mode='" + v->str + "'");
+    for (int d = 0; d < r; ++d)
+      if (k[d] < 1 || st[d] < 1 || pad[d] < 0 || dil[d] < 1 || opad[d] < 0)
+        return Unavailable("a convolution with a kernel, stride, padding or dilation out of range");
+    if (w->shape.size() != static_cast<size_t>(r) + 2) return Unavailable("self." + attr + "'s weight has the wrong rank");
     const int64_t N = x.shape[0], IC = x.shape[1];
     const int64_t OC = transpose ? w->shape[1] * groups : w->shape[0];
     if (groups <= 0 || IC % groups || OC % groups) return Unavailable("groups do not divide the channels");
@@ -1668,7 +1709,7 @@ class Compiler {
       Shape s = x->shape;
       const Val* dv = a.Get(1, "dim");
       if (fn == "unsqueeze") {
-        if (!dv || dv->kind != Val::kNum) return Unavailable("unsqueeze without a dimension");
+        if (!dv || !dv->is_int()) return Unavailable("unsqueeze without an integer dimension");
         int d = static_cast<int>(dv->num);
         if (d < 0) d += static_cast<int>(s.size()) + 1;
         if (d < 0 || d > static_cast<int>(s.size())) return Unavailable("unsqueeze: dimension out of range");
@@ -1712,7 +1753,7 @@ class Compiler {
     if (fn == "triu" || fn == "tril") {
       if (!x || !x->tensor() || x->shape.size() < 2) return Unavailable(fn + " of a tensor that is not a matrix");
       const Val* dg = a.Get(1, "diagonal");
-      const int64_t k = dg && dg->kind == Val::kNum ? static_cast<int64_t>(dg->num) : 0;
+      const int64_t k = dg && dg->is_int() ? static_cast<int64_t>(dg->num) : 0;
       const size_t r = x->shape.size();
       const std::string row = Coord(x->shape, r - 2), col = Coord(x->shape, r - 1);
       return Val::Tensor(x->shape, fmt::format("({} {} {} + {} ? {} : 0.0f)", col, fn == "triu" ? ">=" : "<=", row, k,
@@ -1837,8 +1878,9 @@ class Compiler {
       if (dims.size() == 1 && dims[0].kind == Val::kTuple) dims = dims[0].items;
       Shape sh;
       for (const Val& v : dims) {
-        if (v.kind != Val::kNum || !v.integer || v.num < 0) return Unavailable(fn + " with a size that is not an integer");
+        if (!v.is_int() || v.num < 0 || v.num > (1 << 30)) return Unavailable(fn + " with a size that is not an integer");
         sh.push_back(static_cast<int64_t>(v.num));
+        if (Numel(sh) > (1LL << 40)) return Unavailable(fn + " of more elements than the recipe handles");
       }
       const Val* dt = a.Get(99, "dtype");
       const bool boolean = dt && dt->kind == Val::kStr && dt->str == "bool";
@@ -1849,7 +1891,7 @@ class Compiler {
       EVK_ASSIGN_OR_RETURN(int d, Dim(a.Get(1, "dim"), x->shape.size(), "narrow"));
       const Val* st = a.Get(2, "start");
       const Val* len = a.Get(3, "length");
-      if (!st || !len || st->kind != Val::kNum || len->kind != Val::kNum) return Unavailable("narrow without integers");
+      if (!st || !len || !st->is_int() || !len->is_int()) return Unavailable("narrow without integers");
       const int64_t start = static_cast<int64_t>(st->num), length = static_cast<int64_t>(len->num);
       if (start < 0 || length < 0 || start + length > x->shape[static_cast<size_t>(d)]) return Unavailable("narrow out of range");
       Shape sh = x->shape;

@@ -24,7 +24,8 @@ Result<Reduction> ParseReduction(const std::string& expr, const std::string& inp
   static const std::regex kCall(
       R"(^(?:torch\.nn\.functional\.|torch\.|F\.|(\w+)\.)(sum|mean|prod|max|min|amax|amin|argmax|argmin|softmax|log_softmax)\s*\(\s*(\w*)\s*,?\s*(?:dim\s*=\s*)?([\w.\-]+)\s*(?:,\s*keepdim\s*=\s*(True|False)\s*)?\)\s*(\[\s*0\s*\])?$)");
   std::smatch m;
-  if (!std::regex_match(expr, m, kCall))
+  // (std::regex recurses per character: bound what a hostile task file can make it read.)
+  if (expr.size() > 4096 || !std::regex_match(expr, m, kCall))
     return Unavailable("forward() does not return one reduction over a dimension");
   const std::string object = m[1].str(), first = m[3].str();
   // A method call (x.sum(dim=1)) names the tensor before the dot; a function, as its first argument.
