@@ -232,9 +232,25 @@ TEST(BuiltinRecipe, GraphReadsModulesConvolutionNormAndPooling) {
                  {"out", ArgRole::kOutput, DType::kFloat32, {2, 32, 4, 4}, "forward() output 0"}}),
       s);
   ASSERT_TRUE(k.ok()) << k.status().ToString();
-  EXPECT_NE(k->find("const int64_t off = k1 * 1 - 1;"), std::string::npos) << "padding k // 2 = 1\n" << *k;
+  // By default an ungrouped convolution is im2col + GEMM (the columns read the input at
+  // o * stride - padding + k * dilation, padding k // 2 = 1).
+  EXPECT_NE(k->find("const int64_t i1 = o1 * 1 - 1 + k1 * 1;"), std::string::npos) << *k;
+  EXPECT_NE(k->find("s3a += a3 * b0;"), std::string::npos) << "the GEMM\n" << *k;
   EXPECT_NE(k->find("(j / 64) * 2048 + g * 64 + j % 64"), std::string::npos) << "batch statistics per channel\n" << *k;
   EXPECT_NE(k->find("for (int64_t k1 = 0; k1 < 2; ++k1)"), std::string::npos) << "a 2 x 2 window\n" << *k;
+  // conv = 0: direct, the innermost loop's range clipped to the input.
+  RecipeSetting direct = s;
+  direct.knobs = {{"conv", 0}};
+  auto d = RenderGraph(
+      GraphSpec("        self.conv = nn.Conv2d(c_in, c_out, k, padding=k // 2)\n",
+                "        return self.conv(x)",
+                {{"x", ArgRole::kInput, DType::kFloat32, {2, 64, 8, 8}, "forward argument 0"},
+                 {"conv_weight", ArgRole::kParam, DType::kFloat32, {32, 64, 3, 3}, "conv.weight"},
+                 {"conv_bias", ArgRole::kParam, DType::kFloat32, {32}, "conv.bias"},
+                 {"out", ArgRole::kOutput, DType::kFloat32, {2, 32, 8, 8}, "forward() output 0"}}),
+      direct);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_NE(d->find("const int64_t off = k1 * 1 - 1;"), std::string::npos) << *d;
 
   auto refused = [&](const std::string& init, const std::string& fwd, const std::string& why) {
     auto r = RenderGraph(GraphSpec(init, fwd,

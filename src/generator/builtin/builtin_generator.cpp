@@ -25,10 +25,14 @@ struct Knob {
 
 // Every knob a recipe may have; a recipe renders with the ones that change its kernel for the
 // task (RenderX's knobs_used).
+// In the order refining tries them: among the neighbours of a start point, those changing an
+// earlier knob come first. The knobs that change the work done (an algorithm, an
+// approximation) before those that change its schedule, and `parallel` last: with one thread
+// (evolve's default) it changes nothing.
 const std::vector<Knob>& AllKnobs() {
   static const std::vector<Knob> knobs = {
-      {"parallel", {1, 0}}, {"simd", {1, 0}}, {"block", {0, 16384, 4096}}, {"fast_math", {0, 1}},
-      {"mr", {4, 1}},       {"kb", {256, 64, 0}}, {"pack", {1, 0}}, {"nt", {16, 256}}};
+      {"conv", {1, 0}},   {"fast_math", {0, 1}}, {"nt", {16, 256}},           {"kb", {256, 64, 0}}, {"mr", {4, 1}},
+      {"pack", {1, 0}},   {"simd", {1, 0}},      {"block", {0, 16384, 4096}}, {"parallel", {1, 0}}};
   return knobs;
 }
 
@@ -57,7 +61,10 @@ RecipeSetting DefaultSetting(const std::string& recipe, const std::vector<Knob>&
 std::vector<RecipeSetting> SettingsNear(const RecipeSetting& from, const std::vector<Knob>& knobs) {
   std::vector<RecipeSetting> all = {DefaultSetting(from.recipe, knobs)};
   all.front().knobs.clear();
-  for (const Knob& k : knobs) {
+  // The last knob varies slowest, so that among settings at the same distance those changing
+  // an earlier knob come first.
+  for (auto it = knobs.rbegin(); it != knobs.rend(); ++it) {
+    const Knob& k = *it;
     std::vector<RecipeSetting> next;
     for (const RecipeSetting& s : all)
       for (int v : k.values) {

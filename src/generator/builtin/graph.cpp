@@ -395,6 +395,7 @@ class Compiler {
     kb_ = knob("kb", 256);
     pack_ = knob("pack", 1);
     nt_ = knob("nt", 16);
+    conv_ = knob("conv", 1);
   }
 
   Result<std::string> Compile() {
@@ -446,6 +447,7 @@ class Compiler {
   const std::vector<std::string>& signature() const { return signature_; }
   bool uses_gemm() const { return uses_gemm_; }
   bool uses_vectors() const { return uses_vectors_; }
+  bool uses_conv() const { return uses_conv_; }
 
  private:
   // ---- set-up
@@ -1138,7 +1140,7 @@ class Compiler {
                 r);
           }
           vec = fmt::format(
-              "          for (; n0 + 16 <= {N}; n0 += 16) {{\n"
+              "          for (; n0 + 16 <= npe; n0 += 16) {{\n"
               "{vdecl}"
               "            for (int64_t k = k0; k < k1; ++k) {{\n"
               "              const float* __restrict bk = {B} + bb + k * {N} + n0;\n"
@@ -1155,13 +1157,13 @@ class Compiler {
         }
         return fmt::format(
             "{decl}"
-            "        for (int64_t n = 0; n < {N}; ++n) {{{czero} }}\n"
+            "        for (int64_t n = np; n < npe; ++n) {{{czero} }}\n"
             "        for (int64_t k0 = 0; k0 < {K}; k0 += {kb}) {{\n"
             "          const int64_t k1 = k0 + {kb} < {K} ? k0 + {kb} : {K};\n"
-            "          int64_t n0 = 0;\n"
+            "          int64_t n0 = np;\n"
             "{vec}"
-            "          for (; n0 < {N}; n0 += 256) {{\n"
-            "            const int64_t nn = n0 + 256 < {N} ? 256 : {N} - n0;\n"
+            "          for (; n0 < npe; n0 += 256) {{\n"
+            "            const int64_t nn = n0 + 256 < npe ? 256 : npe - n0;\n"
             "            alignas(64) float {tiles};\n"
             "            for (int64_t n = 0; n < nn; ++n) {{{zero} }}\n"
             "            for (int64_t k = k0; k < k1; ++k) {{\n"
@@ -1181,15 +1183,20 @@ class Compiler {
               return z;
             }()));
       };
+      // Columns in panels of 512: the panel of B a block of k reads (kb x 512 floats) stays in
+      // cache while every row of the job uses it, however wide B is.
       body = fmt::format(
+          "      for (int64_t np = 0; np < {N}; np += 512) {{\n"
+          "      const int64_t npe = np + 512 < {N} ? np + 512 : {N};\n"
           "      int64_t m0 = mb;\n"
           "      for (; m0 + {mr} <= me; m0 += {mr}) {{\n"
           "{main}"
           "      }}\n"
           "      for (; m0 < me; ++m0) {{\n"
           "{rest}"
+          "      }}\n"
           "      }}\n",
-          fmt::arg("mr", mr), fmt::arg("main", rows_body(mr, "m0")), fmt::arg("rest", rows_body(1, "m0")));
+          fmt::arg("N", N), fmt::arg("mr", mr), fmt::arg("main", rows_body(mr, "m0")), fmt::arg("rest", rows_body(1, "m0")));
     } else {
       // Dot products of A's rows with B's rows (B is N x K).
       body = fmt::format(
@@ -1543,9 +1550,53 @@ class Compiler {
     }
     Shape out = {N, OC};
     out.insert(out.end(), out_sp.begin(), out_sp.end());
+    const int64_t in_plane = Numel(in_sp), out_plane = Numel(out_sp), kvol = Numel(k);
+    uses_conv_ = true;
+    if (conv_ == 1 && !transpose && groups == 1 && N * IC * kvol * out_plane <= (int64_t{1} << 26)) {
+      // im2col + GEMM: the columns [N][IC * kvol][P] (P output positions; zero where the window
+      // hangs over the padding), then out[n] = W [OC x IC*kvol] x columns[n] on the GEMM.
+      const std::string src = Ptr(x);
+      const int64_t K = IC * kvol;
+      const std::string col = Temp(N * K * out_plane);
+      std::string loops, close, in_idx = "0", k_idx = "0", p_idx = "0", ok = "true";
+      for (int d = 0; d < r; ++d) {
+        loops += fmt::format("      for (int64_t k{0} = 0; k{0} < {1}; ++k{0})\n", d, k[d]);
+        k_idx = fmt::format("({}) * {} + k{}", k_idx, k[d], d);
+      }
+      loops += "      {\n";
+      for (int d = 0; d < r; ++d) {
+        loops += fmt::format(
+            "        for (int64_t o{0} = 0; o{0} < {1}; ++o{0}) {{\n"
+            "          const int64_t i{0} = o{0} * {2} - {3} + k{0} * {4};\n",
+            d, out_sp[d], st[d], pad[d], dil[d]);
+        close += "        }\n";
+        in_idx = fmt::format("({}) * {} + i{}", in_idx, in_sp[d], d);
+        p_idx = fmt::format("({}) * {} + o{}", p_idx, out_sp[d], d);
+        ok += fmt::format(" && i{0} >= 0 && i{0} < {1}", d, in_sp[d]);
+      }
+      code_ += fmt::format(
+          "{par}  for (int64_t job = 0; job < {jobs}; ++job) {{\n"
+          "    const int64_t n = job / {IC}, ic = job % {IC};\n"
+          "    const float* __restrict in = {src} + job * {in_plane};\n"
+          "{loops}"
+          "        float* __restrict c = {col} + (n * {K} + ic * {kvol} + ({k_idx})) * {P};\n"
+          "{inner}"
+          "{close}"
+          "      }}\n"
+          "  }}\n",
+          fmt::arg("par", Par(N * IC)), fmt::arg("jobs", N * IC), fmt::arg("IC", IC), fmt::arg("src", src),
+          fmt::arg("in_plane", in_plane), fmt::arg("loops", loops), fmt::arg("col", col), fmt::arg("K", K),
+          fmt::arg("kvol", kvol), fmt::arg("k_idx", k_idx), fmt::arg("P", out_plane), fmt::arg("close", close),
+          fmt::arg("inner", fmt::format("          c[{}] = {} ? in[{}] : 0.0f;\n", p_idx, ok, in_idx)));
+      Val wv = *w;
+      wv.shape = {OC, K};
+      EVK_ASSIGN_OR_RETURN(Val c, Gemm(wv, false, 0, Val::Tensor({N, K, out_plane}, col + "[@]"), false, K * out_plane, N,
+                                       OC, out_plane, K, out));
+      if (b) c.expr = fmt::format("({} + {}[((@) / {}) % {}])", c.expr, Ptr(*b), out_plane, OC);
+      return c;
+    }
     const std::string src = Ptr(x), W = Ptr(*w), B = b ? Ptr(*b) : "";
     const std::string t = Temp(Numel(out));
-    const int64_t in_plane = Numel(in_sp), out_plane = Numel(out_sp), kvol = Numel(k);
     // Output plane (n, oc) accumulates, for each input channel of its group and each kernel
     // position, a shifted and strided copy of an input plane times one weight: the innermost
     // loop runs along the last dimension, its range clipped so that no bound check is left in it.
@@ -1959,8 +2010,8 @@ class Compiler {
   }
 
   const TaskSpec& spec_;
-  int parallel_ = 1, mr_ = 4, kb_ = 256, pack_ = 1, nt_ = 16;
-  bool uses_gemm_ = false, uses_vectors_ = false;
+  int parallel_ = 1, mr_ = 4, kb_ = 256, pack_ = 1, nt_ = 16, conv_ = 1;
+  bool uses_gemm_ = false, uses_vectors_ = false, uses_conv_ = false;
   std::map<std::string, Val> env_, globals_, attrs_, params_;
   std::map<std::string, ModuleDef> modules_;
   std::set<std::string> unreadable_;
@@ -1978,6 +2029,7 @@ Result<std::string> RenderGraph(const TaskSpec& spec, const RecipeSetting& setti
   const bool fast = setting.knobs.count("fast_math") && setting.knobs.at("fast_math");
   if (knobs_used) {
     *knobs_used = {"parallel"};
+    if (c.uses_conv()) knobs_used->push_back("conv");
     if (c.uses_gemm()) {
       knobs_used->push_back("mr");
       knobs_used->push_back("kb");
