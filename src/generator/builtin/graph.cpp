@@ -62,7 +62,8 @@ struct Node {
   bool integer = false;
   // call: arguments; bin: {l, r}; neg: {x}; index: {base, index...}; tuple: items; attr: {base}
   std::vector<Node> args;
-  std::vector<std::pair<std::string, Node>> kwargs;
+  std::vector<std::string> kwnames;  // call: keyword arguments, names and values in order
+  std::vector<Node> kwvalues;
 };
 
 class AstParser {
@@ -232,7 +233,8 @@ class AstParser {
         std::string key = Peek().text;
         pos_ += 2;
         EVK_ASSIGN_OR_RETURN(Node v, Expr());
-        n.kwargs.emplace_back(std::move(key), std::move(v));
+        n.kwnames.push_back(std::move(key));
+        n.kwvalues.push_back(std::move(v));
       } else {
         EVK_ASSIGN_OR_RETURN(Node v, Expr());
         n.args.push_back(std::move(v));
@@ -535,10 +537,10 @@ class Compiler {
           if (!v.ok()) ok = false;
           else md.pos.push_back(*v);
         }
-        for (const auto& [key, a] : node->kwargs) {
-          auto v = EvalNodeIn(a, scope);
+        for (size_t i = 0; i < node->kwnames.size(); ++i) {
+          auto v = EvalNodeIn(node->kwvalues[i], scope);
           if (!v.ok()) ok = false;
-          else md.kw[key] = *v;
+          else md.kw[node->kwnames[i]] = *v;
         }
         if (ok) modules_[attr] = std::move(md);
         else unreadable_.insert(attr);
@@ -617,6 +619,8 @@ class Compiler {
   Result<Val> EvalNode(const Node& n) {
     if (auto lit = Literal(n)) return *lit;
     switch (n.kind) {
+      case Node::kNum:
+      case Node::kStr: break;  // literals, above
       case Node::kName: return Name(n.text);
       case Node::kTuple: {
         Val v;
@@ -725,9 +729,9 @@ class Compiler {
       EVK_ASSIGN_OR_RETURN(Val v, EvalNode(x));
       a.pos.push_back(std::move(v));
     }
-    for (const auto& [k, x] : n.kwargs) {
-      EVK_ASSIGN_OR_RETURN(Val v, EvalNode(x));
-      a.kw[k] = std::move(v);
+    for (size_t i = 0; i < n.kwnames.size(); ++i) {
+      EVK_ASSIGN_OR_RETURN(Val v, EvalNode(n.kwvalues[i]));
+      a.kw[n.kwnames[i]] = std::move(v);
     }
     if (callee.rfind("self.", 0) == 0) {
       const std::string attr = callee.substr(5);
