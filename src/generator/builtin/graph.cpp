@@ -883,6 +883,16 @@ class Compiler {
     for (size_t i = d + 1; i < s.size(); ++i) r.inner *= s[i];
     return r;
   }
+  // A loop over the [outer, inner] positions of a [outer, len, inner] view (o and i in scope,
+  // OpenMP over all of them) around `body`, which loops over the len axis itself.
+  std::string PerPosition(const Split3& s, const std::string& body) const {
+    return fmt::format(
+        "{}  for (int64_t oi = 0; oi < {}; ++oi) {{\n"
+        "    const int64_t o = oi / {}, i = oi % {};\n"
+        "{}"
+        "  }}\n",
+        Par(s.outer * s.inner), s.outer * s.inner, s.inner, s.inner, body);
+  }
   static Shape Reduced(Shape s, int d, bool keepdim) {
     if (keepdim) s[d] = 1;
     else s.erase(s.begin() + d);
@@ -937,17 +947,13 @@ class Compiler {
     else return Unavailable("reduction " + op);
     if (op == "mean") fin = fmt::format("acc / {}.0f", s.len);
     if (op == "logsumexp") {
-      code_ += fmt::format(
-          "{par}  for (int64_t oi = 0; oi < {n}; ++oi) {{\n"
-          "    const int64_t o = oi / {inner}, i = oi % {inner};\n"
+      code_ += PerPosition(s, fmt::format(
           "    float mx = -INFINITY;\n"
           "    for (int64_t r = 0; r < {len}; ++r) {{ const float v = {rd}; mx = v > mx ? v : mx; }}\n"
           "    float acc = 0.0f;\n"
           "    for (int64_t r = 0; r < {len}; ++r) acc += evk_exp({rd} - mx);\n"
-          "    {t}[oi] = mx + std::log(acc);\n"
-          "  }}\n",
-          fmt::arg("par", Par(s.outer * s.inner)), fmt::arg("n", s.outer * s.inner), fmt::arg("inner", s.inner),
-          fmt::arg("len", s.len), fmt::arg("rd", rd), fmt::arg("t", t));
+          "    {t}[oi] = mx + std::log(acc);\n",
+          fmt::arg("len", s.len), fmt::arg("rd", rd), fmt::arg("t", t)));
       return Val::Tensor(out_shape, t + "[@]");
     }
     if (s.inner == 1 && s.outer == 1 && (op == "sum" || op == "mean")) {
@@ -977,18 +983,14 @@ class Compiler {
           fmt::arg("par", Par(s.outer)), fmt::arg("outer", s.outer), fmt::arg("len", s.len), fmt::arg("rd", rd),
           fmt::arg("t", t), fmt::arg("fin", fin));
     } else {
-      code_ += fmt::format(
-          "{par}  for (int64_t oi = 0; oi < {n}; ++oi) {{\n"
-          "    const int64_t o = oi / {inner}, i = oi % {inner};\n"
+      code_ += PerPosition(s, fmt::format(
           "    float acc = {init};\n"
           "    int64_t idx = 0;\n"
           "    (void)idx;\n"
           "    for (int64_t r = 0; r < {len}; ++r) {{ const float v = {rd}; {step} }}\n"
-          "    {t}[oi] = {fin};\n"
-          "  }}\n",
-          fmt::arg("par", Par(s.outer * s.inner)), fmt::arg("n", s.outer * s.inner), fmt::arg("inner", s.inner),
+          "    {t}[oi] = {fin};\n",
           fmt::arg("len", s.len), fmt::arg("rd", rd), fmt::arg("t", t), fmt::arg("init", init),
-          fmt::arg("step", step), fmt::arg("fin", fin));
+          fmt::arg("step", step), fmt::arg("fin", fin)));
     }
     return Val::Tensor(out_shape, t + "[@]", arg);
   }
@@ -1003,36 +1005,28 @@ class Compiler {
     const std::string at = fmt::format("(o * {} + r) * {} + i", s.len, s.inner);
     if (op == "softmax" || op == "log_softmax") {
       const bool log = op == "log_softmax";
-      code_ += fmt::format(
-          "{par}  for (int64_t oi = 0; oi < {n}; ++oi) {{\n"
-          "    const int64_t o = oi / {inner}, i = oi % {inner};\n"
+      code_ += PerPosition(s, fmt::format(
           "    float mx = -INFINITY, sum = 0.0f;\n"
           "    for (int64_t r = 0; r < {len}; ++r) mx = {src}[{at}] > mx ? {src}[{at}] : mx;\n"
           "    for (int64_t r = 0; r < {len}; ++r) {{ const float e = evk_exp({src}[{at}] - mx); {keep}sum += e; }}\n"
           "    {norm}\n"
-          "    for (int64_t r = 0; r < {len}; ++r) {t}[{at}] = {fin};\n"
-          "  }}\n",
-          fmt::arg("par", Par(s.outer * s.inner)), fmt::arg("n", s.outer * s.inner), fmt::arg("inner", s.inner),
+          "    for (int64_t r = 0; r < {len}; ++r) {t}[{at}] = {fin};\n",
           fmt::arg("len", s.len), fmt::arg("src", src), fmt::arg("at", at), fmt::arg("t", t),
           fmt::arg("keep", log ? "" : fmt::format("{}[{}] = e; ", t, at)),
           fmt::arg("norm", log ? "const float lse = mx + std::log(sum);" : "const float inv = 1.0f / sum;"),
-          fmt::arg("fin", log ? fmt::format("{}[{}] - lse", src, at) : fmt::format("{}[{}] * inv", t, at)));
+          fmt::arg("fin", log ? fmt::format("{}[{}] - lse", src, at) : fmt::format("{}[{}] * inv", t, at))));
     } else {  // cumsum / cumprod
       const bool prod = op == "cumprod";
-      code_ += fmt::format(
-          "{par}  for (int64_t oi = 0; oi < {n}; ++oi) {{\n"
-          "    const int64_t o = oi / {inner}, i = oi % {inner};\n"
+      code_ += PerPosition(s, fmt::format(
           "    float acc = {init};\n"
           "    for (int64_t rr = 0; rr < {len}; ++rr) {{\n"
           "      const int64_t r = {r};\n"
           "      acc {op}= {src}[{at}];\n"
           "      {t}[{at}] = acc;\n"
-          "    }}\n"
-          "  }}\n",
-          fmt::arg("par", Par(s.outer * s.inner)), fmt::arg("n", s.outer * s.inner), fmt::arg("inner", s.inner),
+          "    }}\n",
           fmt::arg("len", s.len), fmt::arg("src", src), fmt::arg("at", at), fmt::arg("t", t),
           fmt::arg("init", prod ? "1.0f" : "0.0f"), fmt::arg("op", prod ? "*" : "+"),
-          fmt::arg("r", reverse ? fmt::format("{} - 1 - rr", s.len) : "rr"));
+          fmt::arg("r", reverse ? fmt::format("{} - 1 - rr", s.len) : "rr")));
     }
     return Val::Tensor(x.shape, t + "[@]");
   }
