@@ -85,6 +85,19 @@ std::vector<RecipeSetting> SettingsNear(const RecipeSetting& from, const std::ve
 
 }  // namespace
 
+bool Follows(const RecipeSetting& s, const RecipeSetting& from, const RecipeSetting& guide, bool refining) {
+  int moved = 0, toward = 0;
+  for (const auto& [k, v] : s.knobs) {
+    const bool changed = !from.knobs.count(k) || from.knobs.at(k) != v;
+    const bool as_guide = guide.knobs.count(k) && guide.knobs.at(k) == v;
+    moved += changed;
+    toward += changed && as_guide;
+    // Drafting: every knob the guide has is the guide's value; the others stay as in `from`.
+    if (!refining && (guide.knobs.count(k) ? !as_guide : changed)) return false;
+  }
+  return refining ? moved == 1 && toward == 1 : true;
+}
+
 // The functions the translated expression calls (expression.h). fast_math 0: the C library's
 // (scalar calls the compiler does not vectorise without -ffast-math). fast_math 1: inline
 // approximations it vectorises: exp by Cody-Waite range reduction and a degree-6 polynomial
@@ -347,19 +360,7 @@ class BuiltinGenerator : public Generator {
       auto g = RecipeSetting::FromCode(item.content);
       if (!g || g->recipe != recipe->first) continue;
       for (const RecipeSetting& s : space) {
-        int moved = 0, toward = 0;
-        for (const auto& [k, v] : s.knobs) {
-          const bool changed = !from.knobs.count(k) || from.knobs.at(k) != v;
-          moved += changed;
-          toward += changed && g->knobs.count(k) && g->knobs.at(k) == v;
-        }
-        // Drafting: the guide's setting itself (over this task's knobs); refining: one step toward it.
-        const bool fits = start ? moved == 1 && toward == 1 : moved == toward && [&] {
-          for (const auto& [k, v] : s.knobs)
-            if (g->knobs.count(k) ? g->knobs.at(k) != v : from.knobs.at(k) != v) return false;
-          return true;
-        }();
-        if (fits && !tried.count(s)) {
+        if (builtin::Follows(s, from, *g, start.has_value()) && !tried.count(s)) {
           pick = s;
           guided_by = item.id;
           break;

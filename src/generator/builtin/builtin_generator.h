@@ -62,6 +62,11 @@ struct RecipeSetting {
   bool operator==(const RecipeSetting& o) const { return recipe == o.recipe && knobs == o.knobs; }
 };
 
+// Whether setting `s` follows `guide` (a recipe instance from the bank) from `from`: when
+// refining, it moves exactly one knob of `from`, to the guide's value; when drafting, it is the
+// guide's setting over the knobs the guide has, `from`'s over the others.
+bool Follows(const RecipeSetting& s, const RecipeSetting& from, const RecipeSetting& guide, bool refining);
+
 // The elementwise recipe's kernel for `spec` (whose forward() returns `expression`-compatible
 // code), or why the recipe does not apply (kUnavailable).
 // A recipe's kernel for `spec` at `setting`, or why the recipe does not apply (kUnavailable).

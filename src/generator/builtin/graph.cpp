@@ -1257,7 +1257,7 @@ class Compiler {
     }
     if (a.shape.size() > 1) out.push_back(bbatch.empty() ? as[as.size() - 2] : M);
     if (b.shape.size() > 1) out.push_back(N);
-    return Gemm(av, false, abst, b, transpose_b, bbst, batch, bbatch.empty() ? M : M, N, K, out);
+    return Gemm(av, false, abst, b, transpose_b, bbst, batch, M, N, K, out);
   }
 
   // ---- modules
@@ -1605,7 +1605,6 @@ class Compiler {
       k_idx = fmt::format("({}) * {} + k{}", k_idx, k[d], d);
     }
     for (int d = 0; d < last; ++d) {
-      const std::string lo = fmt::format("o{}", d);
       if (!transpose) {
         loops += fmt::format(
             "          for (int64_t o{0} = 0; o{0} < {1}; ++o{0}) {{\n"
@@ -1619,7 +1618,6 @@ class Compiler {
             "            if (o{0} < 0 || o{0} >= {1}) continue;\n",
             d, out_sp[d], st[d], pad[d], dil[d], in_sp[d]);
       }
-      (void)lo;
       in_idx = fmt::format("({}) * {} + i{}", in_idx, in_sp[d], d);
       out_idx = fmt::format("({}) * {} + o{}", out_idx, out_sp[d], d);
     }
