@@ -457,6 +457,41 @@ TEST(Evolve, PassKSamplesIndependentlyWithOneDemonstrationAndNoBank) {
   EXPECT_FALSE(fs::exists(sb.dir / "bank.sqlite")) << "pass@k neither reads nor writes the bank";
 }
 
+TEST(Evolve, DraftOnlyStopsEachTaskAtItsFirstFeasibleKernel) {
+  auto server = ScriptedLlmServer::Start();
+  ASSERT_TRUE(server.ok());
+  (*server)->Push(ScriptStep::Text(Reply(Kernel("wrong_answer.cpp"))));
+  (*server)->SetDefault(ScriptStep::Text(Reply(Kernel("naive.cpp"))));
+  Sandbox sb;
+  auto r = RunCli({"evolve", "--task", "level1/12_relu", "--budget", "5", "--draft-only", "--no-llm-cache",
+                   "--timing-budget", "0.1"},
+                  600, sb.Env(**server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("(drafting only)"), std::string::npos) << r.err;
+  auto its = Iterations(sb.RunDir());
+  ASSERT_EQ(its.size(), 2u) << "a wrong draft, then the feasible one ends the task";
+  EXPECT_EQ(its[0]["outcome"], "correctness/wrong_answer");
+  EXPECT_EQ(its[1]["outcome"], "feasible");
+  for (const auto& e : its) EXPECT_EQ(e["stage"], "draft");
+  EXPECT_EQ((*server)->RequestCount(), 2u);
+  std::ifstream in(sb.RunDir() / "events.jsonl");
+  std::string done_reason;
+  for (std::string line; std::getline(in, line);) {
+    auto e = nlohmann::json::parse(line, nullptr, false);
+    if (e.is_object() && e.value("type", "") == "task_done") done_reason = e.value("reason", "");
+  }
+  EXPECT_EQ(done_reason, "feasible");
+  auto cfg = nlohmann::json::parse(*ReadFile(sb.RunDir() / "config.json"));
+  EXPECT_EQ(cfg["draft_only"], true) << cfg.dump();
+
+  // Resuming it with a larger budget and without the flag keeps it drafting-only: nothing to do.
+  auto again = RunCli({"evolve", "--resume", sb.RunDir().string(), "--budget", "8", "--no-llm-cache"}, 600,
+                      sb.Env(**server));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Iterations(sb.RunDir()).size(), 2u);
+  EXPECT_EQ((*server)->RequestCount(), 2u);
+}
+
 TEST(Evolve, RefineMethodRepairsThenHillClimbsFromItsOwnBest) {
   auto server = ScriptedLlmServer::Start();
   ASSERT_TRUE(server.ok());

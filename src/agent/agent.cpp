@@ -23,6 +23,7 @@ nlohmann::json EvolveConfig::ToJson() const {
   nlohmann::json j = {{"method", MethodName(method)},
                       {"retrieval", mem::RetrievalPolicyName(retrieval)},
                       {"budget", budget},
+                      {"draft_only", draft_only},
                       {"jobs", jobs},
                       {"seed", seed},
                       {"backend", backend},
@@ -55,6 +56,7 @@ Result<EvolveConfig> EvolveConfig::FromJson(const nlohmann::json& j) {
     EVK_ASSIGN_OR_RETURN(cfg.method, ParseMethod(j.at("method").get<std::string>()));
     EVK_ASSIGN_OR_RETURN(cfg.retrieval, mem::ParseRetrievalPolicy(j.at("retrieval").get<std::string>()));
     cfg.budget = JsonInt<int>(j, "budget");
+    if (j.contains("draft_only")) cfg.draft_only = j.at("draft_only").get<bool>();
     if (j.contains("jobs")) cfg.jobs = JsonInt<int>(j, "jobs");
     cfg.seed = JsonInt<uint64_t>(j, "seed");
     cfg.backend = j.at("backend").get<std::string>();
@@ -215,6 +217,9 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
   const EvolveConfig& cfg = sh.cfg;
   TaskProgress prog = sh.record.TaskState(ref.id);
   if (prog.done || prog.iterations >= cfg.budget) return Status::Ok();
+  // A draft-only task that crashed after its feasible iteration but before task_done.
+  if (cfg.draft_only && prog.feasible)
+    return sh.record.Append({{"type", "task_done"}, {"task", ref.id}, {"reason", "feasible"}});
 
   OracleOptions oo;
   oo.threads = cfg.verify.threads;
@@ -535,6 +540,8 @@ Status RunTask(Shared& sh, const TaskRef& ref, size_t index) {
       std::lock_guard<std::mutex> lock(sh.mu);
       sh.on_progress(pe);
     }
+    if (cfg.draft_only && ok)
+      return sh.record.Append({{"type", "task_done"}, {"task", ref.id}, {"reason", "feasible"}});
   }
   return sh.record.Append({{"type", "task_done"}, {"task", ref.id}, {"reason", "budget"}});
 }

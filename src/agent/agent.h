@@ -52,6 +52,9 @@ struct EvolveConfig {
   memory::RetrievalPolicy retrieval = memory::RetrievalPolicy::kValue;
   memory::MemoryConfig memory;
   int budget = 30;  // iterations per task, drafting and refining together
+  // Stop each task at its first feasible kernel (correctness sweeps, drafting studies): no
+  // refining. The task's remaining budget is left unused.
+  bool draft_only = false;
   // Run-wide limits; unset: none. Checked before each iteration; when one is reached the run
   // stops cleanly (resumable with a larger limit).
   std::optional<int64_t> max_tokens;

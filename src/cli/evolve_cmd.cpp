@@ -58,6 +58,8 @@ class EvolveCommandImpl : public EvolveCommand {
         ->default_val("value");
     cmd_->add_option("--budget,-T", budget_, "Iterations per task (drafting and refining)")->default_val(30)
         ->check(CLI::Range(1, 100000));
+    cmd_->add_flag("--draft-only", draft_only_,
+                   "Stop each task at its first feasible kernel: drafting only, no refining (correctness sweeps)");
     cmd_->add_option("--jobs,-j", jobs_, "Tasks in flight (model calls overlap; timings never do)")->default_val(1)
         ->check(CLI::Range(1, 256));
     cmd_->add_option("--bank", bank_, "Memory bank file (default: $EVOKERNEL_MEMORY or ~/.local/share/evokernel/memory.sqlite)")
@@ -180,9 +182,10 @@ class EvolveCommandImpl : public EvolveCommand {
     }
 
     if (!quiet_)
-      std::cerr << fmt::format("run {} ({}): {} task(s), method {}, retrieval {}, budget {} per task, model {} at {}\n",
+      std::cerr << fmt::format("run {} ({}): {} task(s), method {}, retrieval {}, budget {} per task{}, model {} at {}\n",
                                record->id(), record->dir().string(), tasks.size(), MethodName(cfg.method),
                                mem::RetrievalPolicyName(cfg.retrieval), cfg.budget,
+                               cfg.draft_only ? " (drafting only)" : "",
                                needs_model ? pc->model : std::string("none (built-in generator)"),
                                needs_model ? pc->Endpoint() : std::string("this machine"));
     g_cancel = false;
@@ -236,6 +239,7 @@ class EvolveCommandImpl : public EvolveCommand {
     cfg.memory = memcfg_;
     EVK_ASSIGN_OR_RETURN(cfg.memory.value_scope, mem::ParseValueScope(value_scope_));
     cfg.budget = budget_;
+    cfg.draft_only = draft_only_;
     cfg.seed = seed_;
     cfg.backend = backend_;
     cfg.bank = bank_.empty() ? mem::DefaultBankPath() : fs::path(bank_);
@@ -290,6 +294,8 @@ class EvolveCommandImpl : public EvolveCommand {
     differs("--backend", backend_, cfg.backend);
     differs("--method", method_, std::string(MethodName(cfg.method)));
     differs("--retrieval", retrieval_, std::string(mem::RetrievalPolicyName(cfg.retrieval)));
+    if (given("--draft-only") && !cfg.draft_only)
+      out.push_back("--draft-only (the run refines feasible kernels)");
     std::error_code ec;
     if (given("--bank") && fs::weakly_canonical(bank_, ec) != fs::weakly_canonical(cfg.bank, ec))
       out.push_back(fmt::format("--bank {} (the run uses {})", bank_, cfg.bank.string()));
@@ -337,7 +343,7 @@ class EvolveCommandImpl : public EvolveCommand {
   double max_cost_ = 0, max_wall_ = 0, timing_budget_ = VerifyOptions{}.timing_budget_s;
   uint64_t seed_ = 1;
   mem::MemoryConfig memcfg_;
-  bool no_cache_ = false, json_ = false, quiet_ = false;
+  bool no_cache_ = false, json_ = false, quiet_ = false, draft_only_ = false;
   ProviderCliOptions provider_opts_;
 };
 
