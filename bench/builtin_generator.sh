@@ -27,7 +27,7 @@ mkdir -p "$out"
 suite_args=()
 for s in $suites; do suite_args+=(--suite "$s"); done
 echo "# evokernel built-in generator, budget $budget, seeds $seeds, policies: $policies, suites: $suites ($(date -u +%Y-%m-%dT%H:%MZ))"
-"$bin" version --json | python3 -c 'import json, sys; v = json.load(sys.stdin); print(f"# commit {v.get(\"commit\")}, {v.get(\"build_type\")} build, {v.get(\"cpu\")}, {v.get(\"logical_cores\")} logical cores")'
+"$bin" version --json | python3 -c 'import json, sys; v = json.load(sys.stdin); print("# commit %s, %s build, %s, %s logical cores" % (v.get("commit"), v.get("build_type"), v.get("cpu"), v.get("logical_cores")))'
 for policy in $policies; do
   for seed in $(seq 1 "$seeds"); do
     name="$policy-seed$seed"

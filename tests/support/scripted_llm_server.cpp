@@ -215,6 +215,8 @@ StreamPlan PlanStream(const ScriptStep& step, const std::string& text, const std
 
 }  // namespace
 
+std::string PromptText(const nlohmann::json& body) { return Field(body, "prompt"); }
+
 std::string RecordedRequest::Header(const std::string& name) const {
   std::string n = Lower(name);
   for (const auto& [k, v] : headers)
@@ -347,6 +349,11 @@ void ScriptedLlmServer::SetDefault(ScriptStep step) {
   script_.default_step = std::move(step);
 }
 
+void ScriptedLlmServer::SetResponder(Responder responder) {
+  std::lock_guard<std::mutex> lock(mu_);
+  responder_ = std::move(responder);
+}
+
 void ScriptedLlmServer::AddRule(MatchRule rule) {
   std::lock_guard<std::mutex> lock(mu_);
   compiled_.emplace_back(rule.pattern);  // throws on a bad regex: a bug in the test itself
@@ -370,6 +377,8 @@ bool ScriptedLlmServer::Pause(int ms) {
 }
 
 ScriptedLlmServer::Chosen ScriptedLlmServer::Choose(const nlohmann::json& body) {
+  if (responder_)
+    if (std::optional<ScriptStep> step = responder_(body)) return {std::move(*step), "responder"};
   for (size_t i = 0; i < script_.rules.size(); ++i) {
     MatchRule& r = script_.rules[i];
     if (r.times == 0) continue;

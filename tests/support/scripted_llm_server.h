@@ -7,6 +7,8 @@
 // assertions, and the largest number of requests in flight at once is tracked.
 //
 // Choosing the step for a request, first hit wins:
+//   0. the responder (SetResponder), when set and it returns a step: code that computes the
+//      answer from the request (the learning world of bench/learning.sh);
 //   1. match rules, in order: a rule whose regex (ECMAScript, searched, not anchored) matches
 //      its field of the request and whose `times` is not used up;
 //   2. the step queue, front first (each step answers one request);
@@ -82,6 +84,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -157,6 +160,13 @@ struct MatchRule {
   ScriptStep step;
 };
 
+// Computes a step from the request body, or nullopt to fall through to the script. Called with
+// the server's lock held, so one call at a time.
+using Responder = std::function<std::optional<ScriptStep>(const nlohmann::json& body)>;
+
+// The text a "prompt" rule matches: the system text and every message, joined by newlines.
+std::string PromptText(const nlohmann::json& body);
+
 struct Script {
   std::string model;  // empty: echo the request's model
   std::deque<ScriptStep> steps;
@@ -196,6 +206,7 @@ class ScriptedLlmServer {
   void Push(ScriptStep step);
   void SetDefault(ScriptStep step);
   void AddRule(MatchRule rule);
+  void SetResponder(Responder responder);
 
   std::vector<RecordedRequest> Requests() const;
   size_t RequestCount() const;
@@ -223,6 +234,7 @@ class ScriptedLlmServer {
 
   mutable std::mutex mu_;
   Script script_;
+  Responder responder_;
   std::vector<std::regex> compiled_;  // one per script_.rules entry
   std::vector<RecordedRequest> requests_;
   size_t counter_ = 0;
