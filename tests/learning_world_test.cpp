@@ -153,6 +153,11 @@ TEST(LearningWorld, ChanceOfACorrectDraftFollowsWhatThePromptShows) {
   ASSERT_TRUE(both.ok());
   EXPECT_NEAR(both->p, p.base + p.help + p.mislead, 1e-12);
   // Help in one category is nothing in another.
+  WorldParams second = p;
+  second.pass = 2;
+  auto w2 = LearningWorld::Build(Tasks(), second);
+  ASSERT_TRUE(w2.ok());
+  EXPECT_NE(w2->Answer(Prompt(task, 3, {}))->u, nothing->u) << "a second pass draws new luck";
   auto elsewhere = w->Answer(Prompt("level1/40_sum", 3, {Shown(*helpful)}));
   ASSERT_TRUE(elsewhere.ok());
   EXPECT_DOUBLE_EQ(elsewhere->p, p.base);

@@ -49,7 +49,8 @@ nlohmann::json WorldParams::ToJson() const {
           {"cross_help", cross_help},
           {"cross_mislead", cross_mislead},
           {"trace_help", trace_help},
-          {"decoy", decoy}};
+          {"decoy", decoy},
+          {"pass", pass}};
 }
 
 nlohmann::json WorldAnswer::ToJson() const {
@@ -178,7 +179,8 @@ Result<WorldAnswer> LearningWorld::Answer(const std::string& prompt) const {
     if (verdict != "wrong" && other != a.task_id && o != tasks_.end() && Category(o->second.signature) == a.category)
       sum += params_.trace_help;
   }
-  a.u = Uniform(fmt::format("{}\n{}\n{}", params_.seed, a.task_id, a.iteration));
+  a.u = Uniform(params_.pass == 1 ? fmt::format("{}\n{}\n{}", params_.seed, a.task_id, a.iteration)
+                                   : fmt::format("{}\n{}\n{}\n{}", params_.seed, params_.pass, a.task_id, a.iteration));
   std::string code, verdict;
   if (a.stage == "refine") {
     a.p = 1;

@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
   app.add_option("--log", log_file, "Append one JSON line per answer");
   app.add_option("--world-out", world_out, "Write the world (parameters, pairs, hidden effects) as JSON");
   app.add_option("--tasks-dir", tasks_dir, "Directory of task suites (default: evokernel's)");
+  app.add_option("--pass", params.pass, "Pass over the tasks (a new draw of luck per pass)")
+      ->default_val(1)
+      ->check(CLI::Range(1, 1000));
   app.add_option("--base", params.base, "P(correct) with nothing useful shown")->default_val(params.base);
   app.add_option("--own-items", params.own_items, "Advice items per category")->default_val(params.own_items);
   app.add_option("--cross-items", params.cross_items, "Cross items per ordered look-alike pair")
