@@ -19,7 +19,11 @@
 # Usage: bench/learning.sh [BUDGET] [SEEDS] [POLICIES]
 #   defaults: 10, 3, "value/item value/category value/neighbourhood similarity none"
 # Environment: OUT (default /tmp/evokernel-learning-bench), TASKS (default: the 13 tasks with a
-# shipped CPU reference kernel).
+# shipped CPU reference kernel), SUMMARY_ONLY=1 (print the tables of runs already in OUT), PASSES (default 1): runs over the tasks, one after the other, on
+# the same bank (a team running the suite again); each pass draws new luck and is reported on its
+# own. The value scopes can differ only from the second pass on: within one pass an item meets a
+# category's tasks together (the curriculum groups them), and a category an item has not met
+# reads its global value.
 # Time: a failed draft costs well under a second (its compile error is cached per task), a correct
 # one about 4 s (verified and timed); about 2 minutes per run of 13 tasks on 2 cores.
 set -euo pipefail
@@ -28,6 +32,7 @@ budget=${1:-10}
 seeds=${2:-3}
 policies=${3:-value/item value/category value/neighbourhood similarity none}
 out=${OUT:-/tmp/evokernel-learning-bench}
+passes=${PASSES:-1}
 bin=build/release/src/evokernel
 world=build/release/tests/learning_world_server
 for b in "$bin" "$world"; do
@@ -37,13 +42,14 @@ tasks=${TASKS:-$(ls tests/kernels | while read -r d; do [ -f "tests/kernels/$d/n
 task_args=()
 for t in $tasks; do task_args+=(--task "$t"); done
 mkdir -p "$out"
-echo "# evokernel end-to-end learning benchmark (scripted learning world, not a model): budget $budget, seeds $seeds"
+echo "# evokernel end-to-end learning benchmark (scripted learning world, not a model): budget $budget, seeds $seeds, passes $passes"
 echo "# tasks ($(echo $tasks | wc -w)): $(echo $tasks)"
 "$bin" version --json | python3 -c 'import json, sys, datetime; v = json.load(sys.stdin); print("# commit %s, %s build, %s, %s logical cores, %s" % (v.get("commit"), v.get("build_type"), v.get("cpu"), v.get("logical_cores"), datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")))'
 server=
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null || true; }
 trap cleanup EXIT
-for seed in $(seq 1 "$seeds"); do
+[ "${SUMMARY_ONLY:-0}" = 1 ] && seed_list="" || seed_list=$(seq 1 "$seeds")
+for seed in $seed_list; do
   for policy in $policies; do
     retrieval=${policy%%/*}
     scope=${policy#*/}
@@ -53,30 +59,35 @@ for seed in $(seq 1 "$seeds"); do
     rm -rf "${dir:?}"
     mkdir -p "$dir"
     start=$(date +%s)
-    "$world" "${task_args[@]}" --kernels tests/kernels --seed "$seed" --bank "$dir/bank.sqlite" \
-      --port-file "$dir/port" --log "$dir/answers.jsonl" --world-out "$dir/world.json" 2>"$dir/server.log" &
-    server=$!
-    for _ in $(seq 1 600); do [ -s "$dir/port" ] && break; kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
-    [ -s "$dir/port" ] || { cat "$dir/server.log" >&2; exit 2; }
-    rc=0
-    EVOKERNEL_RUNS_DIR="$dir/runs" "$bin" evolve "${task_args[@]}" --draft-only --budget "$budget" \
-      --retrieval "$retrieval" --value-scope "$scope" --seed "$seed" --bank "$dir/bank.sqlite" \
-      --provider openai --base-url "http://127.0.0.1:$(cat "$dir/port")/v1" --model learning-world \
-      --no-llm-cache --trials 2 --timing-budget 0.05 -q --json >"$dir/summary.json" 2>"$dir/evolve.log" || rc=$?
-    kill "$server"; wait "$server" 2>/dev/null || true
-    server=
-    [ "$rc" = 0 ] || { echo "evolve failed ($rc) for $name:" >&2; tail -5 "$dir/evolve.log" >&2; exit 2; }
+    for pass in $(seq 1 "$passes"); do
+      rm -f "$dir/port"
+      "$world" "${task_args[@]}" --kernels tests/kernels --seed "$seed" --pass "$pass" --bank "$dir/bank.sqlite" \
+        --port-file "$dir/port" --log "$dir/answers-pass$pass.jsonl" --world-out "$dir/world.json" \
+        2>>"$dir/server.log" &
+      server=$!
+      for _ in $(seq 1 600); do [ -s "$dir/port" ] && break; kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+      [ -s "$dir/port" ] || { cat "$dir/server.log" >&2; exit 2; }
+      rc=0
+      EVOKERNEL_RUNS_DIR="$dir/runs-pass$pass" "$bin" evolve "${task_args[@]}" --draft-only --budget "$budget" \
+        --retrieval "$retrieval" --value-scope "$scope" --seed "$((seed * 1000 + pass))" --bank "$dir/bank.sqlite" \
+        --provider openai --base-url "http://127.0.0.1:$(cat "$dir/port")/v1" --model learning-world \
+        --no-llm-cache --trials 2 --timing-budget 0.05 -q --json >"$dir/summary-pass$pass.json" \
+        2>>"$dir/evolve.log" || rc=$?
+      kill "$server"; wait "$server" 2>/dev/null || true
+      server=
+      [ "$rc" = 0 ] || { echo "evolve failed ($rc) for $name pass $pass:" >&2; tail -5 "$dir/evolve.log" >&2; exit 2; }
+    done
     echo "# $name: $(( $(date +%s) - start )) s"
   done
 done
-python3 - "$out" "$budget" "$seeds" $policies <<'EOF'
+python3 - "$out" "$budget" "$seeds" "$passes" $policies <<'EOF'
 import glob, json, os, statistics, sys
-out, budget, seeds, policies = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+out, budget, seeds, passes, policies = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
 marks = [t for t in (1, 2, 3, 5, 10, 20, 30) if t <= budget]
 if budget not in marks: marks.append(budget)
 
-def run_figures(d):
-    runs = glob.glob(os.path.join(d, "runs", "*", "events.jsonl"))
+def run_figures(d, p):
+    runs = glob.glob(os.path.join(d, f"runs-pass{p}", "*", "events.jsonl"))
     assert len(runs) == 1, d
     first = {}
     tasks = set()
@@ -88,7 +99,7 @@ def run_figures(d):
     world = json.load(open(os.path.join(d, "world.json")))
     effect = {it["id"][len("world-"):]: it["effects"] for it in world["items"]}
     shown = helpful = misleading = 0
-    for line in open(os.path.join(d, "answers.jsonl")):
+    for line in open(os.path.join(d, f"answers-pass{p}.jsonl")):
         a = json.loads(line)
         if a["stage"] != "draft": continue
         shown += 1
@@ -102,37 +113,38 @@ def run_figures(d):
     f["prompts with a misleading item"] = 100.0 * misleading / max(shown, 1)
     return f, n
 
-rows = {}
-ntasks = 0
-for policy in policies:
-    per_seed = []
-    for seed in range(1, seeds + 1):
-        f, ntasks = run_figures(os.path.join(out, f"{policy.replace('/', '-')}-seed{seed}"))
-        per_seed.append(f)
-    rows[policy] = per_seed
+for p in range(1, passes + 1):
+  rows = {}
+  ntasks = 0
+  for policy in policies:
+      per_seed = []
+      for seed in range(1, seeds + 1):
+          f, ntasks = run_figures(os.path.join(out, f"{policy.replace('/', '-')}-seed{seed}"), p)
+          per_seed.append(f)
+      rows[policy] = per_seed
 
-cols = [f"t={t}" for t in marks] + ["iterations to correct", "prompts with a helpful item", "prompts with a misleading item"]
-print(f"\nShare of the {ntasks} tasks with a correct draft by iteration t (%), mean iterations to it "
-      f"(budget + 1 when never), and the share of draft prompts showing a helpful / misleading world item; "
-      f"mean +- standard deviation [min..max] over {seeds} seed(s):\n")
-print("| policy | " + " | ".join(cols) + " |")
-print("|---" * (len(cols) + 1) + "|")
-for policy, per_seed in rows.items():
-    cells = []
-    for c in cols:
-        v = [f[c] for f in per_seed]
-        sd = statistics.stdev(v) if len(v) > 1 else 0.0
-        digits = 2 if c == "iterations to correct" else 1
-        cells.append(f"{statistics.mean(v):.{digits}f} +-{sd:.{digits}f} [{min(v):.{digits}f}..{max(v):.{digits}f}]")
-    print(f"| {policy} | " + " | ".join(cells) + " |")
-sim = rows.get("similarity")
-if sim:
-    print("\nValue retrieval minus similarity at the budget (points; per seed, then the mean):")
-    last = f"t={budget}"
-    for policy, per_seed in rows.items():
-        if not policy.startswith("value"): continue
-        d = [a[last] - b[last] for a, b in zip(per_seed, sim)]
-        d5 = [a[f"t={marks[min(3, len(marks) - 1)]}"] - b[f"t={marks[min(3, len(marks) - 1)]}"] for a, b in zip(per_seed, sim)]
-        print(f"- {policy}: {', '.join(f'{x:+.1f}' for x in d)} (mean {statistics.mean(d):+.1f}); "
-              f"at t={marks[min(3, len(marks) - 1)]}: mean {statistics.mean(d5):+.1f}")
+  cols = [f"t={t}" for t in marks] + ["iterations to correct", "prompts with a helpful item", "prompts with a misleading item"]
+  print(f"\nPass {p} of {passes}. Share of the {ntasks} tasks with a correct draft by iteration t (%), mean iterations to it "
+        f"(budget + 1 when never), and the share of draft prompts showing a helpful / misleading world item; "
+        f"mean +- standard deviation [min..max] over {seeds} seed(s):\n")
+  print("| policy | " + " | ".join(cols) + " |")
+  print("|---" * (len(cols) + 1) + "|")
+  for policy, per_seed in rows.items():
+      cells = []
+      for c in cols:
+          v = [f[c] for f in per_seed]
+          sd = statistics.stdev(v) if len(v) > 1 else 0.0
+          digits = 2 if c == "iterations to correct" else 1
+          cells.append(f"{statistics.mean(v):.{digits}f} +-{sd:.{digits}f} [{min(v):.{digits}f}..{max(v):.{digits}f}]")
+      print(f"| {policy} | " + " | ".join(cells) + " |")
+  sim = rows.get("similarity")
+  if sim:
+      print("\nValue retrieval minus similarity at the budget (points; per seed, then the mean):")
+      last = f"t={budget}"
+      for policy, per_seed in rows.items():
+          if not policy.startswith("value"): continue
+          d = [a[last] - b[last] for a, b in zip(per_seed, sim)]
+          d5 = [a[f"t={marks[min(3, len(marks) - 1)]}"] - b[f"t={marks[min(3, len(marks) - 1)]}"] for a, b in zip(per_seed, sim)]
+          print(f"- {policy}: {', '.join(f'{x:+.1f}' for x in d)} (mean {statistics.mean(d):+.1f}); "
+                f"at t={marks[min(3, len(marks) - 1)]}: mean {statistics.mean(d5):+.1f}")
 EOF
