@@ -36,6 +36,7 @@
 #include "memory/recall_index.h"
 #include "memory/signature.h"
 #include "memory/sqlite_schema.h"
+#include "memory/store_support.h"
 
 namespace evokernel::memory {
 namespace fs = std::filesystem;
@@ -228,50 +229,14 @@ constexpr const char* kItemColumns =
     "run_id";
 constexpr int kItemColumnCount = 20;
 
-std::string EmbeddingBlob(const std::vector<float>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
-}
-
-bool ValidText(std::string_view s) {
-  return std::none_of(s.begin(), s.end(), [](char c) { return c == '\0'; });
-}
-
 std::string QColumn(Stage s) { return s == Stage::kRefine ? "q_refine" : "q_draft"; }
-
-QSummary Summarise(std::vector<double> v) {
-  QSummary q;
-  q.visited = static_cast<int64_t>(v.size());
-  if (v.empty()) return q;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double p) {
-    double pos = p * static_cast<double>(v.size() - 1);
-    size_t lo = static_cast<size_t>(std::floor(pos));
-    size_t hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
-  };
-  q.min = v.front();
-  q.max = v.back();
-  q.p25 = at(0.25);
-  q.median = at(0.5);
-  q.p75 = at(0.75);
-  double sum = 0;
-  for (double x : v) sum += x;
-  q.mean = sum / static_cast<double>(v.size());
-  return q;
-}
 
 // ------------------------------------------------------------------------------- the store
 
 class SqliteStore final : public MemoryStore {
  public:
   SqliteStore(sqlite3* db, fs::path path, StoreOptions options)
-      : db_(db), path_(std::move(path)), opt_(std::move(options)) {
-    // Ids come from this generator: seeded per instance from the OS, so two processes (or banks)
-    // never share a sequence.
-    std::random_device rd;
-    rng_.seed((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
-              static_cast<uint64_t>(Clock::now().time_since_epoch().count()));
-  }
+      : db_(db), path_(std::move(path)), opt_(std::move(options)), rng_(SeededIdGenerator()) {}
 
   ~SqliteStore() override {
     for (auto& [sql, st] : cache_) sqlite3_finalize(st);
@@ -306,7 +271,6 @@ class SqliteStore final : public MemoryStore {
 
  private:
   std::string where() const { return "memory bank " + path_.string(); }
-  Status ValidateUpdates(const std::vector<ValueUpdate>& updates) const;
   // The value updates, inside an open write transaction.
   Status UpdatesInTxn(const std::vector<ValueUpdate>& updates);
 
@@ -492,19 +456,7 @@ class SqliteStore final : public MemoryStore {
   }
 
   Status RequireEmbedder(std::string_view what) const {
-    if (embedder_) return Status::Ok();
-    return InvalidArgument(fmt::format(
-        "{}: {} needs the bank's embedder '{}' ({} dimensions), which this evokernel was not "
-        "configured with; configure that embedder (see docs/memory.md)",
-        where(), what, bank_embedder_, bank_dim_));
-  }
-
-  std::string NewId() {
-    static const char* kHex = "0123456789abcdef";
-    uint64_t x = rng_();
-    std::string id = "m-";
-    for (int i = 0; i < 16; ++i) id += kHex[(x >> (60 - 4 * i)) & 15];
-    return id;
+    return memory::RequireEmbedder(embedder_.get(), what, bank_embedder_, bank_dim_, where());
   }
 
   // Validates items, assigns ids and timestamps, and computes their embeddings.
@@ -626,7 +578,6 @@ Status SqliteStore::Init() {
 
 Status SqliteStore::ReadMetaAndCheckEmbedder() {
   schema_version_ = CurrentSchemaVersion();
-  std::shared_ptr<const Embedder> wanted = opt_.embedder ? opt_.embedder : MakeStructuralEmbedder();
   Status meta = ReadTxn("open", [&]() -> Status {
     EVK_ASSIGN_OR_RETURN(bank_embedder_, MetaValue("embedder"));
     EVK_ASSIGN_OR_RETURN(int64_t dim, MetaInt("embedder_dim"));
@@ -636,18 +587,7 @@ Status SqliteStore::ReadMetaAndCheckEmbedder() {
   EVK_RETURN_IF_ERROR(meta);
   if (bank_embedder_.empty() || bank_dim_ < 1)
     return IoError(where() + ": meta does not record the embedder; the bank is damaged");
-  if (opt_.embedder) {
-    if (opt_.embedder->name() != bank_embedder_ || opt_.embedder->dim() != bank_dim_)
-      return InvalidArgument(fmt::format(
-          "{} was built with embedder '{}' ({} dimensions) but this run uses '{}' ({} dimensions); "
-          "vectors of different embedders cannot be compared. Use the bank's embedder, or "
-          "re-embed: evokernel memory export -o items.jsonl, then import items.jsonl into a new bank "
-          "with the new embedder",
-          where(), bank_embedder_, bank_dim_, opt_.embedder->name(), opt_.embedder->dim()));
-    embedder_ = opt_.embedder;
-  } else if (bank_embedder_ == wanted->name() && bank_dim_ == wanted->dim()) {
-    embedder_ = wanted;
-  }
+  EVK_ASSIGN_OR_RETURN(embedder_, ResolveBankEmbedder(opt_, bank_embedder_, bank_dim_, where()));
   index_.Clear(bank_dim_);
   index_loaded_ = false;
   return Status::Ok();
@@ -655,54 +595,8 @@ Status SqliteStore::ReadMetaAndCheckEmbedder() {
 
 Result<std::vector<std::string>> SqliteStore::Prepared(std::vector<MemoryItem>& items) {
   EVK_RETURN_IF_ERROR(RequireEmbedder("inserting items"));
-  int64_t now = NowMs();
-  std::unordered_set<std::string> ids;
-  for (size_t i = 0; i < items.size(); ++i) {
-    MemoryItem& m = items[i];
-    auto bad = [&](const std::string& what) {
-      return InvalidArgument(fmt::format("{}: item {}{}: {}", where(), i,
-                                         m.id.empty() ? "" : " (" + m.id + ")", what));
-    };
-    if (m.backend.empty()) return bad("backend is empty");
-    if (m.signature.backend.empty()) m.signature.backend = m.backend;
-    for (double x : {m.reward, m.q_draft, m.q_refine})
-      if (!std::isfinite(x)) return bad("reward and values must be finite");
-    if (m.latency_ms && !(std::isfinite(*m.latency_ms) && *m.latency_ms >= 0))
-      return bad("latency_ms must be finite and >= 0");
-    if (m.visits_draft < 0 || m.visits_refine < 0) return bad("visit counts must be >= 0");
-    for (const StateValue& v : m.state_values) {
-      if (v.stage == Stage::kAny) return bad("a state value's stage must be draft or refine");
-      if (v.state.empty() || v.state.size() > 256 || !ValidText(v.state))
-        return bad("a state value's state must be 1 to 256 bytes without NUL");
-      if (!std::isfinite(v.q) || v.visits < 0) return bad("state values must be finite with visits >= 0");
-    }
-    if (m.signature.num_inputs > m.signature.shapes.size()) return bad("signature.num_inputs exceeds the shapes");
-    for (const std::string* s : {&m.id, &m.title, &m.content, &m.outcome, &m.feedback, &m.parent_id,
-                                 &m.model, &m.run_id, &m.backend})
-      if (!ValidText(*s)) return bad("text fields must not contain NUL bytes");
-    if (m.id.empty()) m.id = NewId();
-    if (m.id.size() > 256) return bad("id is longer than 256 bytes");
-    if (!ids.insert(m.id).second) return bad("id appears twice in the batch");
-    if (m.created_at == 0) m.created_at = now;
-    if (m.updated_at == 0) m.updated_at = m.created_at;
-  }
-  std::vector<std::string> texts;
-  texts.reserve(items.size());
-  for (const auto& m : items) texts.push_back(EmbeddingText(m));
-  std::vector<EmbedRequest> reqs;
-  reqs.reserve(items.size());
-  for (size_t i = 0; i < items.size(); ++i) reqs.push_back({&items[i].signature, texts[i]});
-  EVK_ASSIGN_OR_RETURN(auto vecs, embedder_->EmbedBatch(reqs));
-  if (vecs.size() != items.size()) return Internal("embedder returned the wrong number of vectors");
-  std::vector<std::string> blobs;
-  blobs.reserve(vecs.size());
-  for (const auto& v : vecs) {
-    if (static_cast<int>(v.size()) != bank_dim_)
-      return Internal(fmt::format("embedder '{}' returned {} dimensions, the bank has {}", embedder_->name(),
-                                  v.size(), bank_dim_));
-    blobs.push_back(EmbeddingBlob(v));
-  }
-  return blobs;
+  EVK_RETURN_IF_ERROR(ValidateAndStampItems(items, where(), NowMs(), rng_));
+  return EmbedItems(*embedder_, bank_dim_, items);
 }
 
 Status SqliteStore::InsertPrepared(const std::vector<MemoryItem>& items, const std::vector<std::string>& blobs,
@@ -797,28 +691,14 @@ Result<MemoryItem> SqliteStore::Get(std::string_view id) {
   return m;
 }
 
-Status SqliteStore::ValidateUpdates(const std::vector<ValueUpdate>& updates) const {
-  for (const auto& u : updates) {
-    if (u.stage == Stage::kAny)
-      return InvalidArgument(where() + ": value update of item '" + u.id + "' names stage 'any'; use draft or refine");
-    if (!std::isfinite(u.reward))
-      return InvalidArgument(where() + ": value update of item '" + u.id + "' has a non-finite reward");
-    if (!(u.alpha > 0 && u.alpha <= 1))
-      return InvalidArgument(fmt::format("{}: value update of item '{}' has alpha {} outside (0, 1]", where(), u.id, u.alpha));
-    if (u.state.size() > 256 || !ValidText(u.state))
-      return InvalidArgument(where() + ": value update of item '" + u.id + "' names a state longer than 256 bytes or with NUL");
-  }
-  return Status::Ok();
-}
-
 Status SqliteStore::ApplyUpdates(const std::vector<ValueUpdate>& updates) {
-  EVK_RETURN_IF_ERROR(ValidateUpdates(updates));
+  EVK_RETURN_IF_ERROR(ValidateUpdates(updates, where()));
   if (updates.empty()) return Status::Ok();
   return WriteTxn("update values", [&]() -> Status { return UpdatesInTxn(updates); });
 }
 
 Result<bool> SqliteStore::Commit(std::vector<MemoryItem> items, const std::vector<ValueUpdate>& updates) {
-  EVK_RETURN_IF_ERROR(ValidateUpdates(updates));
+  EVK_RETURN_IF_ERROR(ValidateUpdates(updates, where()));
   if (items.empty()) return InvalidArgument(where() + ": commit without items");
   if (items.front().id.empty()) return InvalidArgument(where() + ": commit needs a caller-chosen id for its first item");
   EVK_ASSIGN_OR_RETURN(auto blobs, Prepared(items));
@@ -1060,7 +940,7 @@ Result<BankStats> SqliteStore::Stats() {
       int rc;
       while ((rc = v.Step()) == SQLITE_ROW) values.push_back(v.Double(0));
       if (rc != SQLITE_DONE) return Sql(rc, "read values");
-      (stage == Stage::kDraft ? s.q_draft : s.q_refine) = Summarise(std::move(values));
+      (stage == Stage::kDraft ? s.q_draft : s.q_refine) = SummariseValues(std::move(values));
     }
     EVK_ASSIGN_OR_RETURN(Stmt sv, Prepare("SELECT count(*) FROM item_state_values"));
     int rc = sv.Step();
