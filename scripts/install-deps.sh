@@ -12,6 +12,8 @@ PACKAGES=(
   # libraries
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev libssl-dev
   libsqlite3-dev libcurl4-openssl-dev libcpp-httplib-dev libseccomp-dev
+  # the PostgreSQL memory bank: libpq to build it, the server for its tests
+  libpq-dev postgresql
   # the OpenCL backend: ICD loader and headers, and PoCL (OpenCL on this CPU) to run kernels
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
   # tests and benchmarks

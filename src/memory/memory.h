@@ -11,8 +11,8 @@
 //       --> MemoryStore::ApplyUpdates(Q <- Q + alpha (r - Q) for every item shown)
 //       --> MemoryStore::Insert(the new trace / summary, with its outcome and feedback)
 //
-// One bank (one SQLite file) is shared by every task of a run and across runs; several
-// processes may use it at once. Items are immutable once inserted except for their values
+// One bank (one SQLite file, or one PostgreSQL database shared by many hosts) is shared by every
+// task of a run and across runs; several processes may use it at once. Items are immutable once inserted except for their values
 // (q_*, visits_*, updated_at), which only ApplyUpdates changes.
 #pragma once
 
@@ -317,9 +317,11 @@ Result<std::unique_ptr<MemoryStore>> OpenSqliteStore(const std::filesystem::path
 
 // The one way to open a bank: `url` is a file path or a `sqlite:` URL (sqlite:PATH,
 // sqlite://PATH, sqlite:///ABSOLUTE/PATH) for the SQLite store, or a `postgres://` /
-// `postgresql://` URL for the PostgreSQL store shared by many hosts. Other `scheme://` forms
-// are kInvalidArgument naming the scheme; a path that merely contains a colon is a path.
-// Until the PostgreSQL store exists (issue 17), its URLs are kUnavailable saying so.
+// `postgresql://` URL for the PostgreSQL store shared by many hosts (docs/memory.md, "PostgreSQL
+// bank"; same contract and errors, the database named by its URL without the password). Other
+// `scheme://` forms are kInvalidArgument naming the scheme; a path that merely contains a colon
+// is a path. An evokernel built without libpq (EVOKERNEL_WITH_POSTGRES off) answers PostgreSQL
+// URLs with kUnavailable naming that build option.
 Result<std::unique_ptr<MemoryStore>> OpenStore(std::string_view url, const StoreOptions& options = {});
 
 // $EVOKERNEL_MEMORY, else $XDG_DATA_HOME/evokernel/memory.sqlite, else

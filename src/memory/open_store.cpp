@@ -3,6 +3,7 @@
 #include <string>
 
 #include "memory/memory.h"
+#include "memory/postgres_store.h"
 
 namespace evokernel::memory {
 
@@ -25,6 +26,47 @@ std::string SchemeOf(std::string_view url) {
 
 }  // namespace
 
+std::string RedactPostgresUrl(std::string_view url) {
+  size_t start = url.find("://");
+  if (start == std::string_view::npos) return std::string(url);
+  start += 3;
+  std::string out(url.substr(0, start));
+  std::string_view rest = url.substr(start);
+  size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    std::string_view user = authority.substr(0, at);
+    out += user.substr(0, user.find(':'));
+    out += authority.substr(at);
+  } else {
+    out += authority;
+  }
+  size_t q = rest.find('?');
+  out += rest.substr(0, q);
+  if (q == std::string_view::npos) return out;
+  std::string_view query = rest.substr(q + 1);
+  std::string fragment;
+  if (size_t hash = query.find('#'); hash != std::string_view::npos) {
+    fragment = std::string(query.substr(hash));
+    query = query.substr(0, hash);
+  }
+  std::string kept;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    std::string key(param.substr(0, param.find('=')));
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (key == "password" || param.empty()) continue;
+    if (!kept.empty()) kept += '&';
+    kept += param;
+  }
+  if (!kept.empty()) out += "?" + kept;
+  return out + fragment;
+}
+
 Result<std::unique_ptr<MemoryStore>> OpenStore(std::string_view url, const StoreOptions& options) {
   if (url.empty()) return InvalidArgument("no memory bank given (a file path, sqlite:PATH or postgres://...)");
   const std::string scheme = SchemeOf(url);
@@ -34,10 +76,15 @@ Result<std::unique_ptr<MemoryStore>> OpenStore(std::string_view url, const Store
     if (rest.empty()) return InvalidArgument("memory bank URL '" + std::string(url) + "' names no file");
     return OpenSqliteStore(std::filesystem::path(std::string(rest)), options);
   }
-  if (scheme == "postgres" || scheme == "postgresql")
+  if (scheme == "postgres" || scheme == "postgresql") {
+#ifdef EVOKERNEL_WITH_POSTGRES
+    return OpenPostgresStore(url, options);
+#else
     return Status(StatusCode::kUnavailable,
-                  "memory bank " + scheme + "://...: the PostgreSQL store is not built yet (issue 17); use a "
-                  "SQLite file for now");
+                  "memory bank " + RedactPostgresUrl(url) + ": this evokernel was built without the PostgreSQL "
+                  "store; install libpq-dev and rebuild with -DEVOKERNEL_WITH_POSTGRES=ON, or use a SQLite file");
+#endif
+  }
   if (!scheme.empty() && url.substr(scheme.size(), 3) == "://")
     return InvalidArgument("memory bank URL with unknown scheme '" + scheme +
                            "://' (expected a file path, sqlite:PATH or postgres://...)");
