@@ -11,6 +11,7 @@
 
 #include "common/fs.h"
 #include "memory/memory.h"
+#include "pg_test_util.h"
 
 namespace evokernel::memory::testing {
 
@@ -60,21 +61,59 @@ inline MemoryItem FullItem() {
   return m;
 }
 
-// A bank in a fresh temporary directory, removed with the object.
+// A bank in a fresh temporary directory (removed with the object) for `store` "sqlite" (the
+// file dir()/bank.sqlite), or for "postgres" a fresh database in the binary's test cluster
+// (pg_test_util.h; the caller skips when PgTestCluster::Get() is null). dir() exists for both,
+// for the files a test writes (exports).
 class TempBank {
  public:
-  TempBank() : dir_(*MakeTempDir("evokernel-memory-test-")), path_(dir_.path() / "bank.sqlite") {}
+  explicit TempBank(std::string store = "sqlite")
+      : store_(std::move(store)), dir_(*MakeTempDir("evokernel-memory-test-")), path_(dir_.path() / "bank.sqlite") {
+    if (store_ == "postgres") {
+      PgTestCluster* cluster = PgTestCluster::Get();
+      EXPECT_NE(cluster, nullptr) << "no PostgreSQL test cluster (the test should have skipped)";
+      if (cluster) {
+        dbname_ = cluster->CreateDatabase();
+        url_ = cluster->Url(dbname_);
+      }
+    } else {
+      url_ = path_.string();
+    }
+  }
+  const std::string& store() const { return store_; }
+  // The SQLite file (sqlite only).
   const std::filesystem::path& path() const { return path_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
+  // What OpenStore takes: the file path or the database's URL.
+  const std::string& url() const { return url_; }
+  // The PostgreSQL database's name (postgres only).
+  const std::string& dbname() const { return dbname_; }
   std::unique_ptr<MemoryStore> Open(const StoreOptions& o = {}) const {
-    auto s = OpenSqliteStore(path_, o);
+    auto s = store_ == "postgres" ? OpenStore(url_, o) : OpenSqliteStore(path_, o);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s).value() : nullptr;
   }
 
  private:
+  std::string store_;
   ScopedDir dir_;
   std::filesystem::path path_;
+  std::string url_, dbname_;
+};
+
+// Skips the current test (from a fixture's SetUp or a test body) when `store` is "postgres" and
+// no test cluster can run here, saying why.
+#define EVK_SKIP_WITHOUT_STORE(store)                                                          \
+  do {                                                                                         \
+    std::string evk_why_;                                                                      \
+    if ((store) == std::string("postgres") && !::evokernel::memory::testing::PgTestCluster::Get(&evk_why_)) \
+      GTEST_SKIP() << "PostgreSQL tests skipped: " << evk_why_;                                \
+  } while (0)
+
+// A value-parameterised fixture over the stores ("sqlite", "postgres"): one test body checks both.
+class BothStores : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { EVK_SKIP_WITHOUT_STORE(GetParam()); }
 };
 
 // The export without its header line (which carries a timestamp).
