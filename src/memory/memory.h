@@ -187,7 +187,7 @@ struct BankStats {
   int64_t items = 0;
   std::map<std::string, int64_t> by_kind, by_backend, by_stage, by_outcome;
   QSummary q_draft, q_refine;
-  int64_t file_bytes = 0;  // database file plus its write-ahead log
+  int64_t file_bytes = 0;  // database file plus its write-ahead log (PostgreSQL: the bank's tables)
   int64_t state_values = 0;  // (item, stage, state) values held
   nlohmann::json ToJson() const;
 };
@@ -239,9 +239,11 @@ struct StoreOptions {
   bool read_only = false;
   // Check the whole file's integrity (PRAGMA quick_check) before anything is written, also for a
   // bank that needs no migration: for commands that are about to write (evolve, seed, import,
-  // prune), so a corrupt bank is refused untouched. Costs a read of the file.
+  // prune), so a corrupt bank is refused untouched. Costs a read of the file. A no-op for
+  // PostgreSQL, which checks its own pages.
   bool check_integrity = false;
   int busy_timeout_ms = 10000;    // how long a write waits for another process's transaction
+                                  // (PostgreSQL: the session's lock_timeout)
 };
 
 // A bank of memory items.
@@ -252,8 +254,9 @@ struct StoreOptions {
 // none is lost, and Recall sees other instances' committed writes.
 //
 // Durability: when Insert, InsertMany, ApplyUpdates, Import or Prune return OK the change is
-// on disk (it survives kill -9 and power loss); a failed call changes nothing (one transaction
-// per call). Errors name the bank file.
+// on disk (it survives kill -9 and power loss; PostgreSQL: committed by the server); a failed
+// call changes nothing (one transaction per call). Errors name the bank: its file, or its URL
+// without the password.
 class MemoryStore {
  public:
   virtual ~MemoryStore() = default;
