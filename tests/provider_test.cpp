@@ -1022,6 +1022,42 @@ TEST_F(ProviderTest, AnOversizedReplyIsCachedAsCut) {
   EXPECT_EQ(again->finish_reason, "length");
 }
 
+TEST_F(ProviderTest, ACachedReplyCutAtAnotherLimitIsAMiss) {
+  auto dir = MakeTempDir("evk-llm-cache-");
+  ASSERT_TRUE(dir.ok());
+  ScopedDir cleanup(*dir);
+  ScriptStep huge;
+  huge.oversized_bytes = 5'000;
+  server_->Push(huge);
+  server_->Push(huge);
+  server_->Push(huge);
+  ProviderConfig c = Config();
+  c.cache_dir = dir->string();
+  c.max_reply_bytes = 2048;
+  auto cut = Make(c)->Complete(Hello());
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  EXPECT_TRUE(cut->oversized);
+  // A larger limit asks again and gets the whole reply (which replaces the entry) ...
+  c.max_reply_bytes = 8192;
+  auto whole = Make(c)->Complete(Hello());
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_FALSE(whole->from_cache);
+  EXPECT_FALSE(whole->oversized);
+  EXPECT_EQ(whole->text.size(), 5000u);
+  auto repeat = Make(c)->Complete(Hello());
+  ASSERT_TRUE(repeat.ok());
+  EXPECT_TRUE(repeat->from_cache);
+  EXPECT_EQ(repeat->text, whole->text);
+  // ... and a smaller one than the cached reply asks again and gets it cut.
+  c.max_reply_bytes = 1024;
+  auto recut = Make(c)->Complete(Hello());
+  ASSERT_TRUE(recut.ok());
+  EXPECT_FALSE(recut->from_cache);
+  EXPECT_TRUE(recut->oversized);
+  EXPECT_LE(recut->text.size(), 1024u);
+  EXPECT_EQ(server_->RequestCount(), 3u);
+}
+
 TEST(ChatResponseJson, OversizedRoundTripsAndOldEntriesReadAsNotOversized) {
   ChatResponse r;
   r.text = "t";

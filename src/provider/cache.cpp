@@ -3,6 +3,7 @@
 // key). A rerun with the same prompts reproduces offline from it.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -54,6 +55,11 @@ class CachingProvider final : public ProviderWrapper {
       return std::nullopt;
     auto r = ChatResponse::FromJson(j["response"]);
     if (!r.ok()) return std::nullopt;
+    // The reply limit is not part of the key (a rerun with another limit asks the same), but it
+    // decides the answer: a reply cut at a smaller limit than today's could now come whole, and
+    // one longer than today's limit would now be cut. Either is a miss, and Store() replaces it.
+    const auto limit = static_cast<size_t>(std::max<int64_t>(config().max_reply_bytes, 1));
+    if ((r->oversized && r->text.size() < limit) || r->text.size() > limit) return std::nullopt;
     return std::move(r).value();
   }
 
