@@ -1331,7 +1331,7 @@ TEST(ValueScope, NamesAndStateSimilarity) {
   EXPECT_EQ(ParseValueScope("task").status().code(), StatusCode::kInvalidArgument);
   for (auto s : {ValueScope::kItem, ValueScope::kCategory, ValueScope::kNeighbourhood})
     EXPECT_EQ(*ParseValueScope(ValueScopeName(s)), s);
-  EXPECT_EQ(MemoryConfig().value_scope, ValueScope::kCategory);
+  EXPECT_EQ(MemoryConfig().value_scope, ValueScope::kNeighbourhood);
   MemoryConfig bad;
   bad.neighbour_prior = 0;
   EXPECT_NE(bad.Validate().message().find("neighbour_prior"), std::string::npos);

@@ -62,14 +62,15 @@ struct MemoryConfig {
   // system), shown in addition to the N value-selected items. 2: the CPU notes are short and a
   // task rarely needs more than one API note and one pattern note.
   int knowledge_slots = 2;
-  // Which value ranks items (ValueScope). category: one item's help is often specific to a kind of
-  // task (a GEMM tiling note helps matmul and misleads a softmax), and a single value averages
-  // those apart; category is the coarsest state that separates them, it equals `item` exactly
-  // while a bank has seen one category, and a category an item has not met falls back to today's
-  // global value, so it is never less informed than `item`. neighbourhood borrows from related
-  // categories through a hand-made similarity (StateSimilarity) that is not yet measured, so it
-  // is opt-in.
-  ValueScope value_scope = ValueScope::kCategory;
+  // Which value ranks items (ValueScope). neighbourhood: one item's help is often specific to a
+  // kind of task (a GEMM tiling note helps matmul and misleads a softmax), and a single value
+  // averages those apart; the neighbourhood estimate keeps a value per category, borrows from
+  // related categories, and shrinks thin evidence toward the item's global value, so one unlucky
+  // draft does not bury an item that helps elsewhere. It equals `item` exactly while a bank has
+  // seen one category. Measured ahead of `category` and `item` end to end (bench/learning.sh,
+  // docs/measurements.md: +10 points of tasks with a correct draft in every seed of the first pass;
+  // the simulation cannot tell the scopes apart), so it is the default; `item` stays for ablations.
+  ValueScope value_scope = ValueScope::kNeighbourhood;
   // neighbourhood only: pseudo-visits of the global value in the estimate. 2: one or two
   // updates in a state are not enough to overrule what all the item's other uses say, about five
   // are (the state then holds over 70% of the weight).
