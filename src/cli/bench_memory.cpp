@@ -168,7 +168,14 @@ double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(
 Result<nlohmann::json> BenchOneSize(const fs::path& dir, int64_t size, const BenchMemoryArgs& a,
                                     const std::function<void(const std::string&)>& log) {
   std::mt19937_64 rng(a.seed * 1000003 + static_cast<uint64_t>(size));
-  const fs::path bank = dir / fmt::format("bank-{}.sqlite", size);
+  const std::string bank = a.db.empty() ? (dir / fmt::format("bank-{}.sqlite", size)).string() : a.db;
+  if (!a.db.empty()) {
+    EVK_ASSIGN_OR_RETURN(auto store, mem::OpenStore(bank));
+    EVK_ASSIGN_OR_RETURN(mem::BankStats st, store->Stats());
+    if (st.items > 0)
+      return InvalidArgument(fmt::format("--db {}: the bank holds {} items; the benchmark needs an empty one",
+                                         st.location, st.items));
+  }
   const int kNotes = 40;
   const int64_t num_tasks = std::clamp<int64_t>(size / 50, 100, 20000);
   std::vector<mem::TaskSignature> tasks;
@@ -177,7 +184,7 @@ Result<nlohmann::json> BenchOneSize(const fs::path& dir, int64_t size, const Ben
   // Build.
   auto t0 = Clock::now();
   {
-    EVK_ASSIGN_OR_RETURN(auto store, mem::OpenStore(bank.string()));
+    EVK_ASSIGN_OR_RETURN(auto store, mem::OpenStore(bank));
     EVK_RETURN_IF_ERROR(store->InsertMany(KnowledgeNotes(rng, kNotes)).status());
     const int64_t kChunk = 20000;
     for (int64_t done = kNotes; done < size;) {
@@ -190,14 +197,12 @@ Result<nlohmann::json> BenchOneSize(const fs::path& dir, int64_t size, const Ben
     }
   }
   double build_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::error_code ec;
-  int64_t file_bytes = static_cast<int64_t>(fs::file_size(bank, ec));
-  if (auto wal = fs::file_size(bank.string() + "-wal", ec); !ec) file_bytes += static_cast<int64_t>(wal);
-
   // Reopen: what a new agent process pays.
   auto t1 = Clock::now();
-  EVK_ASSIGN_OR_RETURN(auto store, mem::OpenStore(bank.string()));
+  EVK_ASSIGN_OR_RETURN(auto store, mem::OpenStore(bank));
   double open_ms = Ms(Clock::now() - t1);
+  EVK_ASSIGN_OR_RETURN(mem::BankStats stats, store->Stats());
+  const int64_t file_bytes = stats.file_bytes;
   mem::MemoryConfig config;
   mem::RecallQuery warm;
   warm.signature = tasks[0];
@@ -270,6 +275,9 @@ CLI::App* AddBenchMemory(CLI::App* bench, BenchMemoryArgs& a) {
   app->add_option("--queries", a.queries, "Queries per size")->default_val(1000)->check(CLI::Range(1, 10000000));
   app->add_option("--dir", a.dir, "Directory for the temporary banks (default: $TMPDIR or /tmp); deleted after");
   app->add_option("--seed", a.seed, "Seed of the synthetic data")->default_val(1);
+  app->add_option("--db", a.db,
+                  "Measure this bank instead of temporary SQLite files: a postgres:// URL (or a path) of an empty "
+                  "bank; one size; the items stay in it");
   app->add_flag("--json", a.json, "JSON output");
   return app;
 }
@@ -292,6 +300,8 @@ int RunBenchMemory(const BenchMemoryArgs& a) {
     sizes.push_back(v);
   }
   if (sizes.empty()) return fail(InvalidArgument("--sizes: no size given"));
+  if (!a.db.empty() && sizes.size() != 1)
+    return fail(InvalidArgument("--db: give one size (--sizes N): each size needs an empty bank"));
   auto tmp = MakeTempDir("evokernel-bench-memory-", a.dir.empty() ? fs::path() : fs::path(a.dir));
   if (!tmp.ok()) return fail(tmp.status());
   ScopedDir cleanup(*tmp);
@@ -305,8 +315,9 @@ int RunBenchMemory(const BenchMemoryArgs& a) {
   auto log = [&](const std::string& s) {
     if (!a.json) std::cout << s << std::flush;
   };
-  log(fmt::format("# evokernel bench memory: commit {}, {} build, {}, 1 thread; {} queries per size\n",
-                  GitCommit(), EVOKERNEL_BUILD_TYPE, out.value("cpu", std::string("unknown")), a.queries));
+  log(fmt::format("# evokernel bench memory: commit {}, {} build, {}, 1 thread; {} queries per size; bank: {}\n",
+                  GitCommit(), EVOKERNEL_BUILD_TYPE, out.value("cpu", std::string("unknown")), a.queries,
+                  a.db.empty() ? "temporary SQLite files" : "--db"));
   nlohmann::json results = nlohmann::json::array();
   for (int64_t size : sizes) {
     auto r = BenchOneSize(*tmp, size, a, log);
