@@ -122,6 +122,40 @@ TEST(RunRecord, ResumeRepairsATornTailAndRefusesDamageOrForeignEvents) {
       << foreign.status().message();
 }
 
+TEST(RunRecord, MistypedFieldsAreDamageNamedByLineAndField) {
+  TempRuns t;
+  {
+    auto r = RunRecord::Create(t.dir, "run6", nlohmann::json::object());
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE((*r)->Append({{"type", "run_started"}, {"run", "run6"}}).ok());
+  }
+  const fs::path events = t.dir / "run6" / "events.jsonl";
+  const std::string good = *ReadFile(events);
+  // Each of these, as the second line (or the last), used to escape replay as an exception.
+  const std::vector<std::pair<nlohmann::json, std::string>> cases = {
+      {{{"type", "iteration"}, {"task", "a"}, {"iteration", "three"}}, "field 'iteration': expected an integer, got string"},
+      {{{"type", "iteration"}, {"task", "a"}, {"iteration", 1.5}}, "field 'iteration': expected an integer, got number"},
+      {{{"type", "iteration"}, {"task", "a"}, {"iteration", -2}}, "field 'iteration': -2 is outside"},
+      {{{"type", "iteration"}, {"task", 7}, {"iteration", 1}}, "field 'task': expected a string, got number"},
+      {{{"type", 3}}, "field 'type': expected a string, got number"},
+      {{{"type", "iteration"}, {"task", "a"}, {"iteration", 1}, {"feasible", "yes"}}, "field 'feasible'"},
+      {{{"type", "iteration"}, {"task", "a"}, {"iteration", 1}, {"cost_usd", "free"}}, "field 'cost_usd': expected a number"},
+      {{{"type", "session_end"}, {"wall_seconds", nullptr}}, "field 'wall_seconds'"},
+      {{{"type", "task_error"}, {"task", "a"}, {"error", {1, 2}}}, "field 'error'"},
+  };
+  for (const auto& [event, message] : cases) {
+    for (bool last : {false, true}) {
+      std::string text = good + event.dump() + "\n";
+      if (!last) text += nlohmann::json({{"type", "session_end"}, {"wall_seconds", 1.0}}).dump() + "\n";
+      ASSERT_TRUE(WriteFileAtomic(events, text).ok());
+      auto r = RunRecord::Open(t.dir, "run6");
+      ASSERT_FALSE(r.ok()) << event.dump();
+      EXPECT_NE(r.status().message().find("events.jsonl:2: " + message), std::string::npos) << r.status().message();
+      EXPECT_FALSE(RunRecord::Replay(t.dir / "run6").ok());
+    }
+  }
+}
+
 TEST(RunRecord, OneOwnerAtATimeAndClearErrors) {
   TempRuns t;
   auto r = RunRecord::Create(t.dir, "run3", nlohmann::json::object());

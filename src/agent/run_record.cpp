@@ -114,6 +114,31 @@ Result<std::unique_ptr<RunRecord>> RunRecord::Open(const fs::path& runs_dir, con
   return r;
 }
 
+namespace {
+
+// The first field of an event that replaying would read with the wrong type ("field 'iteration':
+// expected an integer, got string"), or "" when the event reads cleanly. Fold reads these with
+// json::value(), which throws on a mistyped member.
+std::string BadField(const nlohmann::json& e) {
+  auto got = [&](const char* key, const char* expected) {
+    return fmt::format("field '{}': expected {}, got {}", key, expected, e[key].type_name());
+  };
+  for (const char* key : {"type", "task", "error", "feedback", "item_id"})
+    if (e.contains(key) && !e[key].is_string()) return got(key, "a string");
+  for (const char* key : {"wall_seconds", "input_tokens", "output_tokens", "cost_usd"})
+    if (e.contains(key) && !e[key].is_number()) return got(key, "a number");
+  if (e.contains("feasible") && !e["feasible"].is_boolean()) return got("feasible", "true or false");
+  if (e.contains("iteration")) {
+    const auto& v = e["iteration"];
+    if (!v.is_number_integer()) return got("iteration", "an integer");
+    if (v.is_number_unsigned() ? v.get<uint64_t>() > 1000000000u : (v.get<int64_t>() < 0 || v.get<int64_t>() > 1000000000))
+      return fmt::format("field 'iteration': {} is outside [0, 1000000000]", v.dump());
+  }
+  return "";
+}
+
+}  // namespace
+
 void RunRecord::Fold(RunProgress& p, const nlohmann::json& e) {
   const std::string type = e.value("type", "");
   if (type == "run_started" || type == "resumed") {
@@ -188,6 +213,10 @@ Result<RunProgress> RunRecord::Replay(const fs::path& run_dir, std::vector<nlohm
                                          "resumed or reported (restore the file, or start a new run)",
                                          file.string(), i + 1, ex.what()));
     }
+    if (std::string bad = BadField(e); !bad.empty())
+      return InvalidArgument(fmt::format("{}:{}: {}; the run's record is damaged, so it cannot be resumed or reported "
+                                         "(restore the file, or start a new run)",
+                                         file.string(), i + 1, bad));
     const std::string type = e.value("type", "");
     if ((type == "run_started" || type == "resumed") && e.contains("run") && e["run"].is_string() &&
         e["run"].get<std::string>() != run_id)
