@@ -7,8 +7,8 @@
 # memory items its prompt shows), and is then the task's shipped reference kernel
 # (tests/kernels/<task>/naive.cpp), else that kernel with a line that does not compile. Own items
 # help or mislead their category; cross items help one category of a look-alike pair and mislead
-# the other; the run's correct kernels help later tasks of their category and its failed attempts
-# mislead retries. Everything else is evokernel's own: `evolve --draft-only` (retrieval, values
+# the other; the run's correct kernels help later tasks of their category (and, in a later pass,
+# the same task: +0.6), and its failed attempts mislead retries. Everything else is evokernel's own: `evolve --draft-only` (retrieval, values
 # per scope, the verifier, the bank, the run records).
 #
 # For each seed and policy: a fresh bank holding the world's items, the world's server, one run

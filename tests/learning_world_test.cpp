@@ -171,6 +171,9 @@ TEST(LearningWorld, ChanceOfACorrectDraftFollowsWhatThePromptShows) {
   auto decoy = w->Answer(Prompt(task, 3, {Trace(task, "wrong"), Shown(*helpful)}));
   ASSERT_TRUE(decoy.ok());
   EXPECT_NEAR(decoy->p, p.base + p.help + p.decoy, 1e-12);
+  auto reused = w->Answer(Prompt(task, 3, {Trace(task, "correct")}));
+  ASSERT_TRUE(reused.ok());
+  EXPECT_DOUBLE_EQ(reused->p, p.base + p.reuse) << "the task's own correct kernel (an earlier pass's)";
   auto unrelated = w->Answer(Prompt(task, 3, {Trace("level1/40_sum", "correct")}));
   ASSERT_TRUE(unrelated.ok());
   EXPECT_DOUBLE_EQ(unrelated->p, p.base);

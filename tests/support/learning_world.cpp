@@ -50,6 +50,7 @@ nlohmann::json WorldParams::ToJson() const {
           {"cross_mislead", cross_mislead},
           {"trace_help", trace_help},
           {"decoy", decoy},
+          {"reuse", reuse},
           {"pass", pass}};
 }
 
@@ -176,6 +177,7 @@ Result<WorldAnswer> LearningWorld::Answer(const std::string& prompt) const {
     a.seen.push_back("kernel:" + other + ":" + verdict);
     auto o = tasks_.find(other);
     if (verdict == "wrong" && other == a.task_id) sum += params_.decoy;
+    if (verdict != "wrong" && other == a.task_id) sum += params_.reuse;
     if (verdict != "wrong" && other != a.task_id && o != tasks_.end() && Category(o->second.signature) == a.category)
       sum += params_.trace_help;
   }

@@ -14,7 +14,8 @@
 //     B (cross_mislead): the failure seen in real runs, an item whose value rises in one category
 //     and is then shown to another.
 //   - the run's own traces: a correct kernel of another task of the same category helps
-//     (+trace_help); a failed attempt at the same task misleads (decoy).
+//     (+trace_help); a correct kernel of the same task (from an earlier pass on the bank) is
+//     nearly the answer (+reuse); a failed attempt at the same task misleads (decoy).
 // P(correct) = clamp(base + sum of the effects of the items shown, 0.02, 0.95), drawn with
 // u = hash(seed, pass, task, iteration), so for one seed and pass every policy meets the same luck and differs
 // only in what it shows. A correct draft is the task's shipped reference kernel; a wrong one is
@@ -55,6 +56,7 @@ struct WorldParams {
   double cross_help = 0.3, cross_mislead = -0.25;
   double trace_help = 0.2;  // a correct kernel of another task of the same category
   double decoy = -0.1;      // a failed attempt at the same task
+  double reuse = 0.6;       // a correct kernel of the same task (an earlier pass's): copy it
   int pass = 1;  // the run's pass over the tasks (bench/learning.sh PASSES): a new draw per pass
   nlohmann::json ToJson() const;
 };
