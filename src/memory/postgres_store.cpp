@@ -26,8 +26,6 @@
 //   bank must have the same byte order (x86-64 and AArch64 do).
 // - Text must be valid in the database's encoding (UTF-8 for a UTF8 database): an item with
 //   invalid bytes is refused with the server's message, where SQLite would keep the bytes.
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -39,6 +37,7 @@
 
 #include <fmt/format.h>
 
+#include "common/pg_conn.h"
 #include "memory/export_format.h"
 #include "memory/memory.h"
 #include "memory/postgres_store.h"
@@ -128,143 +127,9 @@ constexpr int64_t kSchemaLockKey = 0x65766b6d656d3137;
 
 // ------------------------------------------------------------------------------- libpq helpers
 
-std::string_view SqlState(const PGresult* r) {
-  const char* s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-  return s ? std::string_view(s) : std::string_view();
-}
-
-// A libpq / server message on one line: newlines and tabs become single spaces.
-std::string OneLine(const char* msg) {
-  std::string s;
-  for (const char* p = msg ? msg : ""; *p; ++p) {
-    const bool space = *p == '\n' || *p == '\t' || *p == '\r' || *p == ' ';
-    if (!space) s += *p;
-    else if (!s.empty() && s.back() != ' ') s += ' ';
-  }
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s.empty() ? "no message" : s;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// bytea in hex output format ("\x0a1b..."; the session sets bytea_output = hex).
-bool DecodeBytea(std::string_view t, std::string& out) {
-  if (t.size() < 2 || t[0] != '\\' || t[1] != 'x' || t.size() % 2) return false;
-  out.resize((t.size() - 2) / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    int hi = HexDigit(t[2 + 2 * i]), lo = HexDigit(t[3 + 2 * i]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<char>(hi * 16 + lo);
-  }
-  return true;
-}
-
-class PgResult {
- public:
-  explicit PgResult(PGresult* r = nullptr) : r_(r) {}
-  PgResult(PgResult&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
-  PgResult& operator=(PgResult&& o) noexcept {
-    std::swap(r_, o.r_);
-    return *this;
-  }
-  PgResult(const PgResult&) = delete;
-  PgResult& operator=(const PgResult&) = delete;
-  ~PgResult() {
-    if (r_) PQclear(r_);
-  }
-
-  int rows() const { return PQntuples(r_); }
-  bool IsNull(int row, int col) const { return PQgetisnull(r_, row, col); }
-  std::string_view View(int row, int col) const {
-    return std::string_view(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
-  }
-  std::string Text(int row, int col) const { return std::string(View(row, col)); }
-  int64_t Int(int row, int col) const {
-    std::string_view v = View(row, col);
-    int64_t x = 0;
-    std::from_chars(v.data(), v.data() + v.size(), x);
-    return x;
-  }
-  double Double(int row, int col) const {
-    std::string_view v = View(row, col);
-    double x = 0;
-    std::from_chars(v.data(), v.data() + v.size(), x);
-    return x;
-  }
-  // Rows an INSERT, UPDATE or DELETE touched.
-  int64_t Affected() const {
-    const char* n = PQcmdTuples(r_);
-    return n && *n ? std::strtoll(n, nullptr, 10) : 0;
-  }
-
- private:
-  PGresult* r_;
-};
-
-// Query parameters, sent as text (bytea: binary). Each Add returns its typed placeholder
-// ("$3::bigint"), so the SQL states every parameter's type and PostgreSQL infers none.
-class Params {
- public:
-  std::string Text(std::string_view v) { return Push(std::string(v), false, "text"); }
-  std::string Int(int64_t v) { return Push(std::to_string(v), false, "bigint"); }
-  // The shortest text that reads back as exactly `v`.
-  std::string Real(double v) { return Push(fmt::format("{}", v), false, "float8"); }
-  std::string Bytes(std::string_view v) { return Push(std::string(v), true, "bytea"); }
-  std::string Null(const char* type) {
-    std::string p = Push("", false, type);
-    nulls_.back() = true;
-    return p;
-  }
-  std::string IntArray(const std::vector<int64_t>& v) {
-    std::string s = "{";
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (i) s += ',';
-      s += std::to_string(v[i]);
-    }
-    return Push(s + "}", false, "bigint[]");
-  }
-  std::string TextArray(const std::vector<std::string>& v) {
-    std::string s = "{";
-    for (size_t i = 0; i < v.size(); ++i) {
-      s += i ? ",\"" : "\"";
-      for (char c : v[i]) {
-        if (c == '"' || c == '\\') s += '\\';
-        s += c;
-      }
-      s += '"';
-    }
-    return Push(s + "}", false, "text[]");
-  }
-
-  int size() const { return static_cast<int>(values_.size()); }
-  std::vector<const char*> Values() const {
-    std::vector<const char*> out;
-    for (size_t i = 0; i < values_.size(); ++i) out.push_back(nulls_[i] ? nullptr : values_[i].c_str());
-    return out;
-  }
-  std::vector<int> Lengths() const {
-    std::vector<int> out;
-    for (const auto& v : values_) out.push_back(static_cast<int>(v.size()));
-    return out;
-  }
-  const std::vector<int>& Formats() const { return formats_; }
-
- private:
-  std::string Push(std::string v, bool binary, const char* type) {
-    values_.push_back(std::move(v));
-    nulls_.push_back(false);
-    formats_.push_back(binary ? 1 : 0);
-    return fmt::format("${}::{}", values_.size(), type);
-  }
-  std::vector<std::string> values_;
-  std::vector<bool> nulls_;
-  std::vector<int> formats_;
-};
+using pg::DecodeBytea;
+using pg::Params;
+using pg::PgResult;
 
 constexpr const char* kItemColumns =
     "id, kind, backend, stage, signature, title, content, outcome, feedback, reward, latency_ms, "
@@ -278,13 +143,12 @@ std::string QColumn(Stage s) { return s == Stage::kRefine ? "q_refine" : "q_draf
 
 class PostgresStore final : public MemoryStore {
  public:
-  PostgresStore(PGconn* conn, std::string url, StoreOptions options)
-      : conn_(conn), url_(std::move(url)), opt_(std::move(options)), rng_(SeededIdGenerator()) {}
-  ~PostgresStore() override { PQfinish(conn_); }
+  PostgresStore(std::unique_ptr<pg::Connection> db, StoreOptions options)
+      : db_(std::move(db)), opt_(std::move(options)), rng_(SeededIdGenerator()) {}
 
   Status Init();
 
-  std::string location() const override { return url_; }
+  std::string location() const override { return db_->url(); }
 
   Result<std::string> Insert(MemoryItem item) override {
     std::vector<MemoryItem> one;
@@ -306,105 +170,26 @@ class PostgresStore final : public MemoryStore {
   Result<int64_t> Prune(const PruneOptions& options) override;
 
  private:
-  std::string where() const { return "memory bank " + url_; }
+  std::string where() const { return db_->where(); }
 
-  // The error of a failed statement: kUnavailable when the connection is gone, kTimeout for a
-  // lock wait past the busy timeout (or a cancelled statement), else kIoError with the server's
-  // message and SQLSTATE.
-  Status PgError(const PGresult* r, std::string_view what) {
-    last_sqlstate_ = std::string(SqlState(r));
-    std::string msg = OneLine(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
-    if (msg == "no message") msg = OneLine(PQerrorMessage(conn_));
-    if (PQstatus(conn_) != CONNECTION_OK)
-      return Unavailable(fmt::format("{}: {}: lost the connection to the PostgreSQL server ({}); {}", where(), what,
-                                     msg,
-                                     in_commit_ ? "the transaction may or may not have been committed"
-                                                : "nothing of this call was kept; the next call reconnects"));
-    std::string detail = fmt::format("{}: {}: {}{}", where(), what, msg,
-                                     last_sqlstate_.empty() ? "" : " (SQLSTATE " + last_sqlstate_ + ")");
-    if (last_sqlstate_ == "55P03" || last_sqlstate_ == "57014")
-      return TimeoutError(detail + "; another process held the bank for longer than the busy timeout (" +
-                          std::to_string(opt_.busy_timeout_ms) + " ms)");
-    if (last_sqlstate_ == "53100") return IoError(detail + " (disk full)");
-    return IoError(detail);
-  }
-
-  // Runs one statement. Statements without parameters go through the simple protocol (several
-  // may be given at once, as the migrations are).
   Result<PgResult> Exec(const std::string& sql, const Params& p, std::string_view what) {
-    PGresult* raw;
-    if (p.size() == 0) {
-      raw = PQexec(conn_, sql.c_str());
-    } else {
-      auto values = p.Values();
-      auto lengths = p.Lengths();
-      raw = PQexecParams(conn_, sql.c_str(), p.size(), nullptr, values.data(), lengths.data(), p.Formats().data(), 0);
-    }
-    PgResult r(raw);
-    ExecStatusType s = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) return PgError(raw, what);
-    return r;
+    return db_->Exec(sql, p, what);
   }
-  Result<PgResult> Exec(const std::string& sql, std::string_view what) { return Exec(sql, Params(), what); }
+  Result<PgResult> Exec(const std::string& sql, std::string_view what) { return db_->Exec(sql, what); }
 
-  // Session settings, after every (re)connection.
-  Status SetUpSession() {
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
-    const int lock_ms = std::max(1, opt_.busy_timeout_ms);
-    std::string sql = fmt::format(
-        "SET client_encoding = 'UTF8'; SET extra_float_digits = 3; SET bytea_output = 'hex'; "
-        "SET client_min_messages = warning; SET lock_timeout = '{}ms'", lock_ms);
-    // A read-only store cannot write even by mistake: the server refuses.
-    if (opt_.read_only) sql += "; SET default_transaction_read_only = on";
-    EVK_ASSIGN_OR_RETURN(PgResult r, Exec(sql, "set up the session"));
-    (void)r;
-    return Status::Ok();
-  }
-
-  Status EnsureConnected(std::string_view what) {
-    if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
-    PQreset(conn_);
-    if (PQstatus(conn_) != CONNECTION_OK)
-      return Unavailable(fmt::format("{}: {}: cannot reconnect to the PostgreSQL server: {}", where(), what,
-                                     OneLine(PQerrorMessage(conn_))));
-    return SetUpSession();
-  }
-
-  void Rollback() {
-    if (PQstatus(conn_) != CONNECTION_OK) return;
-    PQclear(PQexec(conn_, "ROLLBACK"));
-  }
-
+  // One transaction (common/pg_conn.h); with `lock_seq`, the meta row 'seq' is locked first.
   template <typename F>
   Status RunTxn(const char* begin, bool lock_seq, std::string_view what, F&& body) {
-    EVK_RETURN_IF_ERROR(EnsureConnected(what));
-    {
-      EVK_ASSIGN_OR_RETURN(PgResult b, Exec(begin, std::string(what) + ": begin"));
-      (void)b;
-    }
-    if (lock_seq) {
-      auto locked = Exec("SELECT value FROM meta WHERE key = 'seq' FOR UPDATE", std::string(what) + ": lock the bank");
-      if (!locked.ok()) {
-        Rollback();
-        return locked.status();
+    return db_->RunTxn(begin, what, [&]() -> Status {
+      if (lock_seq) {
+        EVK_ASSIGN_OR_RETURN(PgResult locked, Exec("SELECT value FROM meta WHERE key = 'seq' FOR UPDATE",
+                                                   std::string(what) + ": lock the bank"));
+        (void)locked;
       }
-    }
-    Status st = body();
-    if (!st.ok()) {
-      Rollback();
-      return st;
-    }
-    in_commit_ = true;
-    PGresult* raw = PQexec(conn_, "COMMIT");
-    PgResult r(raw);
-    Status committed;
-    if (!raw || PQresultStatus(raw) != PGRES_COMMAND_OK)
-      committed = PgError(raw, std::string(what) + ": commit");
-    else if (std::strcmp(PQcmdStatus(raw), "COMMIT") != 0)
-      committed = IoError(where() + ": " + std::string(what) + ": the server rolled the transaction back");
-    in_commit_ = false;
-    return committed;
+      return body();
+    });
   }
+
 
   // One write transaction, serialised with every other writer of the bank (see the top). Retried
   // on serialisation failures and deadlocks until the busy timeout.
@@ -414,9 +199,9 @@ class PostgresStore final : public MemoryStore {
       return IoError(where() + ": " + std::string(what) + ": the bank was opened read-only; nothing was written");
     auto deadline = Clock::now() + std::chrono::milliseconds(opt_.busy_timeout_ms);
     for (int attempt = 0;; ++attempt) {
-      last_sqlstate_.clear();
+      db_->clear_sqlstate();
       Status st = RunTxn("BEGIN ISOLATION LEVEL READ COMMITTED", true, what, body);
-      bool retry = last_sqlstate_ == "40001" || last_sqlstate_ == "40P01";
+      bool retry = db_->last_sqlstate() == "40001" || db_->last_sqlstate() == "40P01";
       if (!st.ok() && retry && Clock::now() < deadline) {
         std::uniform_int_distribution<int> jitter(0, std::min(50, 1 << std::min(attempt, 5)));
         std::this_thread::sleep_for(std::chrono::milliseconds(1 + jitter(rng_)));
@@ -600,16 +385,13 @@ class PostgresStore final : public MemoryStore {
   Status RefreshIndex();
   Status LoadRows(const PgResult& r, bool full);
 
-  PGconn* conn_;
-  std::string url_;  // without the password
+  std::unique_ptr<pg::Connection> db_;
   StoreOptions opt_;
   std::shared_ptr<const Embedder> embedder_;
   std::string bank_embedder_;
   int bank_dim_ = 0;
   int schema_version_ = 0;
   std::mt19937_64 rng_;
-  std::string last_sqlstate_;
-  bool in_commit_ = false;
   RecallIndex index_;
   bool index_loaded_ = false;
   int64_t index_generation_ = -1;
@@ -617,7 +399,6 @@ class PostgresStore final : public MemoryStore {
 };
 
 Status PostgresStore::Init() {
-  EVK_RETURN_IF_ERROR(SetUpSession());
   // Reads first: nothing is written until the database is known to hold a bank (or none).
   int version = 0;
   EVK_RETURN_IF_ERROR(ReadTxn("open", [&]() -> Status {
@@ -944,7 +725,7 @@ Result<std::vector<MemoryItem>> PostgresStore::List(const ListFilter& f) {
 
 Result<BankStats> PostgresStore::Stats() {
   BankStats s;
-  s.location = url_;
+  s.location = db_->url();
   s.schema_version = schema_version_;
   s.embedder = bank_embedder_;
   s.dim = bank_dim_;
@@ -1017,7 +798,7 @@ Result<int64_t> PostgresStore::Export(std::ostream& out) {
   EVK_RETURN_IF_ERROR(ReadTxn("export", [&]() -> Status {
     ExportWriter writer(out, where());
     EVK_ASSIGN_OR_RETURN(int64_t count, CountItems());
-    EVK_RETURN_IF_ERROR(writer.Header({schema_version_, bank_embedder_, bank_dim_, count, url_}));
+    EVK_RETURN_IF_ERROR(writer.Header({schema_version_, bank_embedder_, bank_dim_, count, db_->url()}));
     EVK_ASSIGN_OR_RETURN(PgResult r, Exec(std::string("SELECT ") + kItemColumns + " FROM items ORDER BY rid",
                                           "export items"));
     // Every state value of the snapshot, by item (one query rather than one per item).
@@ -1111,23 +892,17 @@ Result<int64_t> PostgresStore::Prune(const PruneOptions& o) {
 }  // namespace
 
 Result<std::unique_ptr<MemoryStore>> OpenPostgresStore(std::string_view url, const StoreOptions& options) {
-  const std::string shown = RedactPostgresUrl(url);
-  const std::string where = "memory bank " + shown;
-  if (options.busy_timeout_ms < 0) return InvalidArgument(where + ": busy timeout must be >= 0");
-  // The URL is expanded in place of `dbname`; the defaults before it yield to what it says
-  // (connect_timeout), and libpq takes what it leaves out from PG* variables and ~/.pgpass.
-  const std::string url_copy(url);
-  const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
-  const char* values[] = {"10", "evokernel", url_copy.c_str(), nullptr};
-  PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-  if (!conn) return Unavailable("cannot connect to " + where + ": out of memory");
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string msg = OneLine(PQerrorMessage(conn));
-    PQfinish(conn);
-    return Unavailable("cannot connect to " + where + ": " + msg +
-                       " (credentials come from the URL, the PG* environment variables or ~/.pgpass)");
-  }
-  auto store = std::make_unique<PostgresStore>(conn, shown, options);
+  if (options.busy_timeout_ms < 0)
+    return InvalidArgument("memory bank " + RedactPostgresUrl(url) + ": busy timeout must be >= 0");
+  pg::ConnectionOptions co;
+  co.noun = "memory bank";
+  co.session_sql = fmt::format("SET lock_timeout = '{}ms'", std::max(1, options.busy_timeout_ms));
+  // A read-only store cannot write even by mistake: the server refuses.
+  if (options.read_only) co.session_sql += "; SET default_transaction_read_only = on";
+  co.timeout_hint = "another process held the bank for longer than the busy timeout (" +
+                    std::to_string(options.busy_timeout_ms) + " ms)";
+  EVK_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> db, pg::Connection::Open(url, std::move(co)));
+  auto store = std::make_unique<PostgresStore>(std::move(db), options);
   EVK_RETURN_IF_ERROR(store->Init());
   return std::unique_ptr<MemoryStore>(std::move(store));
 }

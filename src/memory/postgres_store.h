@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/pg_url.h"
 #include "common/status.h"
 #include "memory/memory.h"
 
@@ -21,8 +22,7 @@ namespace evokernel::memory {
 // mismatch). Errors and location() name the database by its URL without the password.
 Result<std::unique_ptr<MemoryStore>> OpenPostgresStore(std::string_view url, const StoreOptions& options = {});
 
-// `url` with any password removed: the user-info's ":password" and a "password=" query
-// parameter ("postgres://u:pw@h/db?password=x&sslmode=require" -> "postgres://u@h/db?sslmode=require").
-std::string RedactPostgresUrl(std::string_view url);
+// `url` with any password removed (common/pg_url.h).
+using pg::RedactPostgresUrl;
 
 }  // namespace evokernel::memory
