@@ -17,7 +17,7 @@ seconds="${1:-25}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(fuzz_task fuzz_extract fuzz_memory_import fuzz_config fuzz_frame fuzz_builtin)
+  targets=(fuzz_task fuzz_extract fuzz_memory_import fuzz_config fuzz_frame fuzz_builtin fuzz_run_record)
 fi
 build="${EVOKERNEL_FUZZ_BUILD:-build/asan}"
 findings="$build/fuzz-findings"

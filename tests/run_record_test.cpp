@@ -122,6 +122,37 @@ TEST(RunRecord, ResumeRepairsATornTailAndRefusesDamageOrForeignEvents) {
       << foreign.status().message();
 }
 
+TEST(RunRecord, OnlyAnUnterminatedLastLineIsTornAndResumeEndsAWholeOne) {
+  TempRuns t;
+  {
+    auto r = RunRecord::Create(t.dir, "run7", nlohmann::json::object());
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE((*r)->Append(Iter("a", 1, true, 2.0, "")).ok());
+  }
+  const fs::path events = t.dir / "run7" / "events.jsonl";
+  const std::string good = *ReadFile(events);
+  // A complete last line that does not parse is damage, not a tear: resuming past it would
+  // bury it mid-file and make the run unreadable at the next resume.
+  ASSERT_TRUE(WriteFileAtomic(events, good + "{\"type\":ation\"}\n").ok());
+  auto damaged = RunRecord::Open(t.dir, "run7");
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_NE(damaged.status().message().find("events.jsonl:2: not an event"), std::string::npos)
+      << damaged.status().message();
+  // A whole event whose newline was not written yet (a crash between the two): kept, and its
+  // line is ended, so the next event does not glue onto it.
+  ASSERT_TRUE(WriteFileAtomic(events, good + Iter("a", 2, true, 1.0, "").dump()).ok());
+  {
+    auto r = RunRecord::Open(t.dir, "run7");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ((*r)->progress().tasks.at("a").iterations, 2);
+    ASSERT_TRUE((*r)->Append(Iter("a", 3, true, 0.5, "")).ok());
+  }
+  auto p = RunRecord::Replay(t.dir / "run7");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->tasks.at("a").iterations, 3);
+  EXPECT_EQ(p->ignored_lines, 0);
+}
+
 TEST(RunRecord, MistypedFieldsAreDamageNamedByLineAndField) {
   TempRuns t;
   {

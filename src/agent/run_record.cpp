@@ -63,13 +63,23 @@ Status RunRecord::Lock() {
   return Status::Ok();
 }
 
-Status RunRecord::TruncateTornTail() {
+Status RunRecord::RepairTail(bool torn) {
   const fs::path file = dir_ / "events.jsonl";
+  if (!fs::exists(file)) return Status::Ok();
   EVK_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
-  if (text.empty() || text.back() == '\n') return Status::Ok();  // a complete (if bad) last line stays
-  const size_t keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-  if (truncate(file.c_str(), static_cast<off_t>(keep)) != 0)
-    return IoError("cannot repair the torn last line of " + file.string() + ": " + std::strerror(errno));
+  if (text.empty() || text.back() == '\n') return Status::Ok();
+  if (torn) {
+    const size_t keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+    if (truncate(file.c_str(), static_cast<off_t>(keep)) != 0)
+      return IoError("cannot repair the torn last line of " + file.string() + ": " + std::strerror(errno));
+    return Status::Ok();
+  }
+  // A crash between an event and its newline: the event is whole; end its line.
+  const int fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  const bool ok = fd >= 0 && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+  const int err = errno;
+  if (fd >= 0) close(fd);
+  if (!ok) return IoError("cannot end the last line of " + file.string() + ": " + std::strerror(err));
   return Status::Ok();
 }
 
@@ -109,8 +119,8 @@ Result<std::unique_ptr<RunRecord>> RunRecord::Open(const fs::path& runs_dir, con
   EVK_ASSIGN_OR_RETURN(r->progress_, Replay(dir));
   r->live_ = r->progress_;
   // Repair a torn final line (a crash mid-append): cut the file after its last complete line,
-  // so the next event starts on a line of its own.
-  if (r->progress_.ignored_lines > 0) EVK_RETURN_IF_ERROR(r->TruncateTornTail());
+  // or end a whole last event's line, so the next event starts on a line of its own.
+  EVK_RETURN_IF_ERROR(r->RepairTail(r->progress_.ignored_lines > 0));
   return r;
 }
 
@@ -195,6 +205,10 @@ Result<RunProgress> RunRecord::Replay(const fs::path& run_dir, std::vector<nlohm
   }
   int last = static_cast<int>(lines.size()) - 1;
   while (last >= 0 && lines[static_cast<size_t>(last)].find_first_not_of(" \t\r") == std::string::npos) --last;
+  // Only an unterminated last line can be torn (every event is written with its newline); a
+  // complete line that does not parse is damage wherever it is.
+  const bool unterminated_tail =
+      !text.empty() && text.back() != '\n' && last == static_cast<int>(lines.size()) - 1;
   for (int i = 0; i <= last; ++i) {
     const std::string& line = lines[static_cast<size_t>(i)];
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -205,7 +219,7 @@ Result<RunProgress> RunRecord::Replay(const fs::path& run_dir, std::vector<nlohm
     } catch (const std::exception& ex) {
       // Only the final line may be torn (a crash mid-append); damage before it means the file
       // was edited or broken, and replaying around it would resume from a wrong state.
-      if (i == last) {
+      if (i == last && unterminated_tail) {
         ++p.ignored_lines;
         continue;
       }

@@ -110,7 +110,9 @@ class RunRecord {
   RunRecord() = default;
   Status Lock();
   // Cuts events.jsonl after its last newline (a torn final line), under the lock.
-  Status TruncateTornTail();
+  // Makes the file end with a complete line before the next Append: cuts a torn last line
+  // (`torn`: Replay ignored it) or ends an unterminated but complete one with its newline.
+  Status RepairTail(bool torn);
   static void Fold(RunProgress& p, const nlohmann::json& e);
 
   std::string id_;
