@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <atomic>
 #include <thread>
 
 #include <fmt/format.h>
@@ -1930,6 +1931,23 @@ TEST(PostgresSchema, NewBankRecordsVersionAndEmbedder) {
   const std::string before = PgSnapshot(bank);
   EXPECT_TRUE(bank.Open());
   EXPECT_EQ(PgSnapshot(bank), before);
+}
+
+TEST(PostgresSchema, HostsOpeningANewBankAtOnceCreateItOnce) {
+  EVK_SKIP_WITHOUT_STORE("postgres");
+  TempBank bank("postgres");
+  std::vector<std::thread> openers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i)
+    openers.emplace_back([&] {
+      auto s = OpenStore(bank.url());
+      if (s.ok()) ++ok;
+      else ADD_FAILURE() << s.status().ToString();
+    });
+  for (auto& t : openers) t.join();
+  EXPECT_EQ(ok.load(), 4);
+  PgTestCluster* c = PgTestCluster::Get();
+  EXPECT_EQ(c->Value(bank.dbname(), "SELECT count(*) FROM meta WHERE key = 'schema_version'"), "1");
 }
 
 TEST(PostgresSchema, NewerVersionIsAClearErrorAndLeavesTheBank) {

@@ -249,7 +249,14 @@ class PostgresStore final : public MemoryStore {
 
   // The schema version recorded in the database; 0 when it holds no bank.
   Result<int> ReadSchemaVersion() {
-    EVK_ASSIGN_OR_RETURN(PgResult t, Exec("SELECT to_regclass('meta') IS NOT NULL, to_regclass('items') IS NOT NULL",
+    // Not to_regclass: it reads the session's catalog cache without a lock, so after waiting for
+    // the schema lock it can miss the tables another host has just created, and this open would
+    // then try to create them too. A query on pg_class sees every commit before the statement.
+    EVK_ASSIGN_OR_RETURN(PgResult t, Exec("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                                          "ON n.oid = c.relnamespace WHERE c.relname = 'meta' AND n.nspname = "
+                                          "ANY(current_schemas(false))), EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN "
+                                          "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'items' "
+                                          "AND n.nspname = ANY(current_schemas(false)))",
                                           "read the schema"));
     const bool has_meta = t.View(0, 0) == "t", has_items = t.View(0, 1) == "t";
     if (!has_meta) {
