@@ -643,18 +643,9 @@ Status PostgresStore::RefreshIndex() {
 
 Result<std::vector<ScoredItem>> PostgresStore::Recall(const RecallQuery& q) {
   EVK_RETURN_IF_ERROR(RequireEmbedder("recall"));
-  if (q.k < 1 || q.k > 1000000)
-    return InvalidArgument(where() + ": recall pool size k must be in [1, 1000000], got " + std::to_string(q.k));
-  TaskSignature sig = q.signature;
-  if (sig.backend.empty()) sig.backend = q.backend;
-  EVK_ASSIGN_OR_RETURN(std::vector<float> qv, embedder_->Embed(sig, q.text));
-  if (static_cast<int>(qv.size()) != bank_dim_)
-    return Internal(fmt::format("embedder returned {} dimensions, the bank has {}", qv.size(), bank_dim_));
-  RecallFilter filter;
-  filter.kinds = RecallFilter::KindMask(q.kinds);
-  filter.stage = q.stage;
-  filter.backend = q.backend;
-  filter.task_id = q.task_id;
+  EVK_ASSIGN_OR_RETURN(RecallPlan plan, PlanRecall(q, *embedder_, bank_dim_, where()));
+  const std::vector<float>& qv = plan.vector;
+  const RecallFilter& filter = plan.filter;
 
   std::vector<ScoredItem> out;
   Status st = ReadTxn("recall", [&]() -> Status {

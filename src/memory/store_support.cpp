@@ -148,4 +148,20 @@ Status RequireEmbedder(const Embedder* embedder, std::string_view what, const st
       where, what, bank_embedder, bank_dim));
 }
 
+Result<RecallPlan> PlanRecall(const RecallQuery& q, const Embedder& embedder, int bank_dim, const std::string& where) {
+  if (q.k < 1 || q.k > 1000000)
+    return InvalidArgument(where + ": recall pool size k must be in [1, 1000000], got " + std::to_string(q.k));
+  TaskSignature sig = q.signature;
+  if (sig.backend.empty()) sig.backend = q.backend;
+  RecallPlan plan;
+  EVK_ASSIGN_OR_RETURN(plan.vector, embedder.Embed(sig, q.text));
+  if (static_cast<int>(plan.vector.size()) != bank_dim)
+    return Internal(fmt::format("embedder returned {} dimensions, the bank has {}", plan.vector.size(), bank_dim));
+  plan.filter.kinds = RecallFilter::KindMask(q.kinds);
+  plan.filter.stage = q.stage;
+  plan.filter.backend = q.backend;
+  plan.filter.task_id = q.task_id;
+  return plan;
+}
+
 }  // namespace evokernel::memory

@@ -12,6 +12,7 @@
 
 #include "common/status.h"
 #include "memory/memory.h"
+#include "memory/recall_index.h"
 #include "memory/signature.h"
 
 namespace evokernel::memory {
@@ -56,5 +57,14 @@ Result<std::shared_ptr<const Embedder>> ResolveBankEmbedder(const StoreOptions& 
 // OK when `embedder` is set, else kInvalidArgument naming the bank's embedder and `what` needs it.
 Status RequireEmbedder(const Embedder* embedder, std::string_view what, const std::string& bank_embedder,
                        int bank_dim, const std::string& where);
+
+// What Recall asks of the recall index: the query's vector, embedded as the bank's items are, and
+// its filter (string views into `q`, which must outlive it). kInvalidArgument for a pool size
+// outside [1, 1000000]; kInternal when the embedder's dimension is not the bank's.
+struct RecallPlan {
+  std::vector<float> vector;
+  RecallFilter filter;
+};
+Result<RecallPlan> PlanRecall(const RecallQuery& q, const Embedder& embedder, int bank_dim, const std::string& where);
 
 }  // namespace evokernel::memory
