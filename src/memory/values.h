@@ -68,7 +68,7 @@ struct MemoryConfig {
   // related categories, and shrinks thin evidence toward the item's global value, so one unlucky
   // draft does not bury an item that helps elsewhere. It equals `item` exactly while a bank has
   // seen one category. Measured ahead of `category` and `item` end to end (bench/learning.sh,
-  // docs/measurements.md: +10 points of tasks with a correct draft in every seed of the first pass;
+  // docs/measurements.md: +7.7 points of tasks with a correct draft in every seed of the first pass;
   // the simulation cannot tell the scopes apart), so it is the default; `item` stays for ablations.
   ValueScope value_scope = ValueScope::kNeighbourhood;
   // neighbourhood only: pseudo-visits of the global value in the estimate. 2: one or two
