@@ -133,17 +133,30 @@ std::string BadField(const nlohmann::json& e) {
   auto got = [&](const char* key, const char* expected) {
     return fmt::format("field '{}': expected {}, got {}", key, expected, e[key].type_name());
   };
-  for (const char* key : {"type", "task", "error", "feedback", "item_id"})
-    if (e.contains(key) && !e[key].is_string()) return got(key, "a string");
-  for (const char* key : {"wall_seconds", "input_tokens", "output_tokens", "cost_usd"})
-    if (e.contains(key) && !e[key].is_number()) return got(key, "a number");
-  if (e.contains("feasible") && !e["feasible"].is_boolean()) return got("feasible", "true or false");
-  if (e.contains("iteration")) {
-    const auto& v = e["iteration"];
-    if (!v.is_number_integer()) return got("iteration", "an integer");
-    if (v.is_number_unsigned() ? v.get<uint64_t>() > 1000000000u : (v.get<int64_t>() < 0 || v.get<int64_t>() > 1000000000))
-      return fmt::format("field 'iteration': {} is outside [0, 1000000000]", v.dump());
+  if (e.contains("type") && !e["type"].is_string()) return got("type", "a string");
+  const std::string type = e.value("type", "");
+  // Only the fields Fold reads for this type of event (others, such as an iteration's
+  // "error": null, are the writers' business).
+  std::vector<const char*> strings, numbers;
+  if (type == "task_error") strings = {"task", "error"};
+  if (type == "task_done") strings = {"task"};
+  if (type == "session_end") numbers = {"wall_seconds"};
+  if (type == "iteration") {
+    strings = {"task", "feedback", "item_id"};
+    numbers = {"input_tokens", "output_tokens", "cost_usd"};
+    if (e.contains("feasible") && !e["feasible"].is_boolean()) return got("feasible", "true or false");
+    if (e.contains("iteration")) {
+      const auto& v = e["iteration"];
+      if (!v.is_number_integer()) return got("iteration", "an integer");
+      if (v.is_number_unsigned() ? v.get<uint64_t>() > 1000000000u
+                                 : (v.get<int64_t>() < 0 || v.get<int64_t>() > 1000000000))
+        return fmt::format("field 'iteration': {} is outside [0, 1000000000]", v.dump());
+    }
   }
+  for (const char* key : strings)
+    if (e.contains(key) && !e[key].is_string()) return got(key, "a string");
+  for (const char* key : numbers)
+    if (e.contains(key) && !e[key].is_number()) return got(key, "a number");
   return "";
 }
 
