@@ -1011,11 +1011,7 @@ Result<ImportReport> SqliteStore::Import(const fs::path& file) {
 }
 
 Result<int64_t> SqliteStore::Prune(const PruneOptions& o) {
-  if (!o.older_than_ms && !o.q_below && !o.keep_per_task)
-    return InvalidArgument("prune: give at least one of older-than, q-below or keep-per-task");
-  if (o.keep_per_task && *o.keep_per_task < 0) return InvalidArgument("prune: keep-per-task must be >= 0");
-  if (o.q_stage == Stage::kAny && (o.q_below || o.keep_per_task))
-    return InvalidArgument("prune: the Q stage must be draft or refine");
+  EVK_RETURN_IF_ERROR(ValidatePruneOptions(o));
   std::string qc = QColumn(o.q_stage);
   std::vector<Value> args;
   auto arg = [&](Value v) {

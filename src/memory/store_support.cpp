@@ -164,4 +164,13 @@ Result<RecallPlan> PlanRecall(const RecallQuery& q, const Embedder& embedder, in
   return plan;
 }
 
+Status ValidatePruneOptions(const PruneOptions& o) {
+  if (!o.older_than_ms && !o.q_below && !o.keep_per_task)
+    return InvalidArgument("prune: give at least one of older-than, q-below or keep-per-task");
+  if (o.keep_per_task && *o.keep_per_task < 0) return InvalidArgument("prune: keep-per-task must be >= 0");
+  if (o.q_stage == Stage::kAny && (o.q_below || o.keep_per_task))
+    return InvalidArgument("prune: the Q stage must be draft or refine");
+  return Status::Ok();
+}
+
 }  // namespace evokernel::memory

@@ -67,4 +67,8 @@ struct RecallPlan {
 };
 Result<RecallPlan> PlanRecall(const RecallQuery& q, const Embedder& embedder, int bank_dim, const std::string& where);
 
+// The options every store's Prune accepts: at least one criterion, keep_per_task >= 0, and a
+// draft or refine Q stage when a criterion reads Q.
+Status ValidatePruneOptions(const PruneOptions& o);
+
 }  // namespace evokernel::memory
